@@ -1,0 +1,210 @@
+//! Signed envelopes (spec §8): signed bytes, signing, verification, and what each type sets.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use micelio_proto::{ChatMessage, Envelope, PeerExchange, PeerHello};
+use rand_core::CryptoRngCore;
+
+use crate::identity::{Identity, KEY_LEN, SIGNATURE_LEN};
+
+/// Envelope `msg_type` values (spec §8.2).
+pub mod msg_type {
+    /// Hello sent by the initiator.
+    pub const PEER_HELLO: u32 = 1;
+    /// Hello acknowledgement sent by the responder (payload is a `PeerHello`).
+    pub const PEER_HELLO_ACK: u32 = 2;
+    /// Chat line, relayed by gossip.
+    pub const CHAT: u32 = 3;
+    /// Point-to-point list of known peers.
+    pub const PEER_EXCHANGE: u32 = 4;
+    /// Keepalive, consumed by the connection layer.
+    pub const KEEPALIVE: u32 = 5;
+    /// First type of the range the reference reserves for the core protocol (6–99).
+    pub const CORE_RESERVED_FIRST: u32 = 6;
+    /// First type of the range the reference reserves for plugins.
+    pub const PLUGIN_FIRST: u32 = 1000;
+
+    /// True for every type the gossip engine handles: all except 1, 2, 4 and 5.
+    pub const fn is_gossip(msg_type: u32) -> bool {
+        !matches!(msg_type, PEER_HELLO | PEER_HELLO_ACK | PEER_EXCHANGE | KEEPALIVE)
+    }
+}
+
+/// Hop count of a locally originated chat line.
+pub const CHAT_HOP_COUNT: u32 = 10;
+/// Hop count of hello, hello-ack and peer-exchange envelopes.
+pub const POINT_TO_POINT_HOP_COUNT: u32 = 1;
+/// The `PeerHello.version` string the reference sends (never checked by receivers).
+pub const PROTOCOL_VERSION: &str = "0.1.0";
+
+/// Why a signature did not verify.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureError {
+    /// The public key is not exactly 32 bytes.
+    PublicKeyLength(usize),
+    /// The signature is not exactly 64 bytes.
+    SignatureLength(usize),
+    /// The public key bytes are not a curve point.
+    InvalidPublicKey,
+    /// ED25519 verification failed.
+    Mismatch,
+}
+
+impl fmt::Display for SignatureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PublicKeyLength(n) => write!(f, "public key has {n} bytes, expected 32"),
+            Self::SignatureLength(n) => write!(f, "signature has {n} bytes, expected 64"),
+            Self::InvalidPublicKey => f.write_str("public key is not a curve point"),
+            Self::Mismatch => f.write_str("signature does not verify"),
+        }
+    }
+}
+
+/// Appends the signed bytes of spec §8.1 to `out`:
+/// `message_id || sender_id || lamport_ts (u64 BE) || msg_type (u32 BE) || payload`.
+pub fn write_signed_bytes(
+    out: &mut Vec<u8>,
+    message_id: &str,
+    sender_id: &str,
+    lamport_ts: u64,
+    msg_type: u32,
+    payload: &[u8],
+) {
+    out.reserve(message_id.len() + sender_id.len() + 12 + payload.len());
+    out.extend_from_slice(message_id.as_bytes());
+    out.extend_from_slice(sender_id.as_bytes());
+    out.extend_from_slice(&lamport_ts.to_be_bytes());
+    out.extend_from_slice(&msg_type.to_be_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// The signed bytes of an envelope (spec §8.1). `hop_count`, `signature` and `sender_pubkey`
+/// are not covered.
+pub fn signed_bytes(envelope: &Envelope) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_signed_bytes(
+        &mut out,
+        &envelope.message_id,
+        &envelope.sender_id,
+        envelope.lamport_ts,
+        envelope.msg_type,
+        &envelope.payload,
+    );
+    out
+}
+
+/// Signs `envelope` in place with `identity` (sets `signature`).
+pub fn sign(envelope: &mut Envelope, identity: &Identity) {
+    envelope.signature = identity.sign(&signed_bytes(envelope)).to_vec();
+}
+
+/// Verifies the envelope's signature with a raw ED25519 public key, with the acceptance rules
+/// of Go's `crypto/ed25519.Verify` for honestly generated keys (cofactorless, canonical S).
+pub fn verify(envelope: &Envelope, public_key: &[u8]) -> Result<(), SignatureError> {
+    let key: &[u8; KEY_LEN] = public_key
+        .try_into()
+        .map_err(|_| SignatureError::PublicKeyLength(public_key.len()))?;
+    let signature: &[u8; SIGNATURE_LEN] = envelope
+        .signature
+        .as_slice()
+        .try_into()
+        .map_err(|_| SignatureError::SignatureLength(envelope.signature.len()))?;
+    let key = VerifyingKey::from_bytes(key).map_err(|_| SignatureError::InvalidPublicKey)?;
+    key.verify(&signed_bytes(envelope), &Signature::from_bytes(signature))
+        .map_err(|_| SignatureError::Mismatch)
+}
+
+/// A new random message id: a version-4 UUID in canonical lowercase hyphenated form.
+pub fn new_message_id(rng: &mut impl CryptoRngCore) -> String {
+    let mut bytes = [0u8; 16];
+    rng.fill_bytes(&mut bytes);
+    let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    String::from(uuid.hyphenated().encode_lower(&mut text))
+}
+
+/// Builds and signs an envelope originated by `identity` (`lamport_ts` 0).
+pub fn originate(
+    identity: &Identity,
+    message_id: String,
+    msg_type: u32,
+    hop_count: u32,
+    payload: Vec<u8>,
+    include_sender_pubkey: bool,
+) -> Envelope {
+    let mut envelope = Envelope {
+        message_id,
+        sender_id: String::from(identity.node_id().as_str()),
+        lamport_ts: 0,
+        hop_count,
+        msg_type,
+        payload,
+        signature: Vec::new(),
+        sender_pubkey: if include_sender_pubkey {
+            identity.public_key().to_vec()
+        } else {
+            Vec::new()
+        },
+    };
+    sign(&mut envelope, identity);
+    envelope
+}
+
+/// A chat envelope: hop count 10 and the originator's public key attached (spec §8.3).
+pub fn chat(identity: &Identity, message_id: String, chat: &ChatMessage) -> Envelope {
+    let payload = micelio_proto::encode(chat);
+    originate(identity, message_id, msg_type::CHAT, CHAT_HOP_COUNT, payload, true)
+}
+
+/// Which side of the hello exchange an envelope belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HelloKind {
+    /// The initiator's `PeerHello` (type 1).
+    Hello,
+    /// The responder's acknowledgement (type 2, payload still a `PeerHello`).
+    Ack,
+}
+
+impl HelloKind {
+    /// The envelope `msg_type` of this kind.
+    pub const fn msg_type(self) -> u32 {
+        match self {
+            HelloKind::Hello => msg_type::PEER_HELLO,
+            HelloKind::Ack => msg_type::PEER_HELLO_ACK,
+        }
+    }
+}
+
+/// The `PeerHello` a node sends about itself (spec §9.3). `reachable` is true exactly when
+/// `listen_addr` (the advertised address) is non-empty.
+pub fn local_hello(identity: &Identity, tags: Vec<String>, listen_addr: String) -> PeerHello {
+    PeerHello {
+        node_id: String::from(identity.node_id().as_str()),
+        version: String::from(PROTOCOL_VERSION),
+        tags,
+        reachable: !listen_addr.is_empty(),
+        listen_addr,
+        ed25519_pubkey: identity.public_key().to_vec(),
+    }
+}
+
+/// A hello or hello-ack envelope: hop count 1, no sender public key.
+pub fn hello(identity: &Identity, message_id: String, kind: HelloKind, hello: &PeerHello) -> Envelope {
+    let payload = micelio_proto::encode(hello);
+    originate(identity, message_id, kind.msg_type(), POINT_TO_POINT_HOP_COUNT, payload, false)
+}
+
+/// A peer-exchange envelope: hop count 1, no sender public key.
+pub fn peer_exchange(identity: &Identity, message_id: String, exchange: &PeerExchange) -> Envelope {
+    let payload = micelio_proto::encode(exchange);
+    originate(identity, message_id, msg_type::PEER_EXCHANGE, POINT_TO_POINT_HOP_COUNT, payload, false)
+}
+
+/// The keepalive envelope: only `msg_type` 5, serialized as `28 05`.
+pub fn keepalive() -> Envelope {
+    Envelope { msg_type: msg_type::KEEPALIVE, ..Envelope::default() }
+}

@@ -1,0 +1,27 @@
+//! Sans-IO protocol core of Micelio.
+//!
+//! This crate never touches a socket, a clock, a thread, a file or an entropy source: time is a
+//! value passed in ([`time::Instant`]) and randomness comes from an RNG the caller passes in, so
+//! the same inputs always produce the same outputs.
+//!
+//! Layers, bottom up:
+//! - [`identity`]: ED25519 identities, node ids and the ED25519 → X25519 conversion.
+//! - [`frame`]: the 8-byte frame header and an incremental frame decoder.
+//! - [`envelope`]: signed envelopes and the payload of each message type.
+//! - [`noise`]: the `Noise_XX_25519_ChaChaPoly_BLAKE2s` handshake and the large-message transport.
+//! - [`connection`]: one peer connection as a state machine (handshake, hello, keepalive, timers).
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+mod codec;
+pub mod connection;
+pub mod envelope;
+pub mod frame;
+pub mod identity;
+pub mod noise;
+pub mod time;
+
+pub use micelio_proto as proto;
