@@ -208,3 +208,91 @@ pub fn peer_exchange(identity: &Identity, message_id: String, exchange: &PeerExc
 pub fn keepalive() -> Envelope {
     Envelope { msg_type: msg_type::KEEPALIVE, ..Envelope::default() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(byte: u8) -> Identity {
+        Identity::from_seed(&[byte; 32])
+    }
+
+    fn signed_chat() -> Envelope {
+        let chat = ChatMessage { nick: "n".into(), text: "t".into(), timestamp: 1 };
+        super::chat(&identity(1), String::from("id-1"), &chat)
+    }
+
+    #[test]
+    fn sign_then_verify_with_matching_key() {
+        let e = signed_chat();
+        assert_eq!(e.signature.len(), SIGNATURE_LEN);
+        assert_eq!(verify(&e, identity(1).public_key()), Ok(()));
+    }
+
+    #[test]
+    fn verify_rejects_wrong_lengths_and_wrong_key() {
+        let e = signed_chat();
+        assert_eq!(verify(&e, &[0u8; 31]), Err(SignatureError::PublicKeyLength(31)));
+        let mut short = e.clone();
+        short.signature.truncate(63);
+        assert_eq!(
+            verify(&short, identity(1).public_key()),
+            Err(SignatureError::SignatureLength(63))
+        );
+        assert_eq!(verify(&e, identity(2).public_key()), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn tampering_covered_fields_breaks_signature() {
+        let key = *identity(1).public_key();
+        let mut payload = signed_chat();
+        payload.payload.push(0);
+        assert_eq!(verify(&payload, &key), Err(SignatureError::Mismatch));
+        let mut sender = signed_chat();
+        sender.sender_id.push('x');
+        assert_eq!(verify(&sender, &key), Err(SignatureError::Mismatch));
+        let mut lamport = signed_chat();
+        lamport.lamport_ts = 1;
+        assert_eq!(verify(&lamport, &key), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn hop_count_and_sender_pubkey_are_not_signed() {
+        let key = *identity(1).public_key();
+        let mut e = signed_chat();
+        e.hop_count = 3;
+        e.sender_pubkey = identity(9).public_key().to_vec();
+        assert_eq!(verify(&e, &key), Ok(()));
+    }
+
+    #[test]
+    fn signed_bytes_are_deterministic_and_depend_on_type() {
+        let e = signed_chat();
+        assert_eq!(signed_bytes(&e), signed_bytes(&e.clone()));
+        let mut other = e.clone();
+        other.msg_type = msg_type::PEER_EXCHANGE;
+        assert_ne!(signed_bytes(&e), signed_bytes(&other));
+    }
+
+    #[test]
+    fn message_ids_are_canonical_uuid_v4() {
+        use rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+        let id = new_message_id(&mut rng);
+        assert_eq!(id.len(), 36);
+        assert_eq!(id.as_bytes()[14], b'4');
+        assert!(matches!(id.as_bytes()[19], b'8' | b'9' | b'a' | b'b'));
+        assert!(id.bytes().all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert_ne!(id, new_message_id(&mut rng));
+    }
+
+    #[test]
+    fn gossip_types_are_all_but_point_to_point_ones() {
+        for t in [0, 3, 6, 99, 1000, u32::MAX] {
+            assert!(msg_type::is_gossip(t));
+        }
+        for t in [1, 2, 4, 5] {
+            assert!(!msg_type::is_gossip(t));
+        }
+    }
+}
