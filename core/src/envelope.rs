@@ -29,7 +29,10 @@ pub mod msg_type {
 
     /// True for every type the gossip engine handles: all except 1, 2, 4 and 5.
     pub const fn is_gossip(msg_type: u32) -> bool {
-        !matches!(msg_type, PEER_HELLO | PEER_HELLO_ACK | PEER_EXCHANGE | KEEPALIVE)
+        !matches!(
+            msg_type,
+            PEER_HELLO | PEER_HELLO_ACK | PEER_EXCHANGE | KEEPALIVE
+        )
     }
 }
 
@@ -157,7 +160,14 @@ pub fn originate(
 /// A chat envelope: hop count 10 and the originator's public key attached (spec §8.3).
 pub fn chat(identity: &Identity, message_id: String, chat: &ChatMessage) -> Envelope {
     let payload = micelio_proto::encode(chat);
-    originate(identity, message_id, msg_type::CHAT, CHAT_HOP_COUNT, payload, true)
+    originate(
+        identity,
+        message_id,
+        msg_type::CHAT,
+        CHAT_HOP_COUNT,
+        payload,
+        true,
+    )
 }
 
 /// Which side of the hello exchange an envelope belongs to.
@@ -193,20 +203,42 @@ pub fn local_hello(identity: &Identity, tags: Vec<String>, listen_addr: String) 
 }
 
 /// A hello or hello-ack envelope: hop count 1, no sender public key.
-pub fn hello(identity: &Identity, message_id: String, kind: HelloKind, hello: &PeerHello) -> Envelope {
+pub fn hello(
+    identity: &Identity,
+    message_id: String,
+    kind: HelloKind,
+    hello: &PeerHello,
+) -> Envelope {
     let payload = micelio_proto::encode(hello);
-    originate(identity, message_id, kind.msg_type(), POINT_TO_POINT_HOP_COUNT, payload, false)
+    originate(
+        identity,
+        message_id,
+        kind.msg_type(),
+        POINT_TO_POINT_HOP_COUNT,
+        payload,
+        false,
+    )
 }
 
 /// A peer-exchange envelope: hop count 1, no sender public key.
 pub fn peer_exchange(identity: &Identity, message_id: String, exchange: &PeerExchange) -> Envelope {
     let payload = micelio_proto::encode(exchange);
-    originate(identity, message_id, msg_type::PEER_EXCHANGE, POINT_TO_POINT_HOP_COUNT, payload, false)
+    originate(
+        identity,
+        message_id,
+        msg_type::PEER_EXCHANGE,
+        POINT_TO_POINT_HOP_COUNT,
+        payload,
+        false,
+    )
 }
 
 /// The keepalive envelope: only `msg_type` 5, serialized as `28 05`.
 pub fn keepalive() -> Envelope {
-    Envelope { msg_type: msg_type::KEEPALIVE, ..Envelope::default() }
+    Envelope {
+        msg_type: msg_type::KEEPALIVE,
+        ..Envelope::default()
+    }
 }
 
 #[cfg(test)]
@@ -218,7 +250,11 @@ mod tests {
     }
 
     fn signed_chat() -> Envelope {
-        let chat = ChatMessage { nick: "n".into(), text: "t".into(), timestamp: 1 };
+        let chat = ChatMessage {
+            nick: "n".into(),
+            text: "t".into(),
+            timestamp: 1,
+        };
         super::chat(&identity(1), String::from("id-1"), &chat)
     }
 
@@ -232,14 +268,20 @@ mod tests {
     #[test]
     fn verify_rejects_wrong_lengths_and_wrong_key() {
         let e = signed_chat();
-        assert_eq!(verify(&e, &[0u8; 31]), Err(SignatureError::PublicKeyLength(31)));
+        assert_eq!(
+            verify(&e, &[0u8; 31]),
+            Err(SignatureError::PublicKeyLength(31))
+        );
         let mut short = e.clone();
         short.signature.truncate(63);
         assert_eq!(
             verify(&short, identity(1).public_key()),
             Err(SignatureError::SignatureLength(63))
         );
-        assert_eq!(verify(&e, identity(2).public_key()), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(&e, identity(2).public_key()),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -282,7 +324,10 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(id.as_bytes()[14], b'4');
         assert!(matches!(id.as_bytes()[19], b'8' | b'9' | b'a' | b'b'));
-        assert!(id.bytes().all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(
+            id.bytes()
+                .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
         assert_ne!(id, new_message_id(&mut rng));
     }
 

@@ -98,7 +98,10 @@ impl Default for FrameDecoder {
 impl FrameDecoder {
     /// A decoder at the start of a stream.
     pub fn new() -> Self {
-        FrameDecoder { reader: PrefixedReader::new(HEADER_LEN), failed: None }
+        FrameDecoder {
+            reader: PrefixedReader::new(HEADER_LEN),
+            failed: None,
+        }
     }
 
     /// Consumes bytes from the front of `input` and returns the next complete payload, or

@@ -175,6 +175,8 @@ impl Identity {
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Identity").field("node_id", &self.node_id).finish_non_exhaustive()
+        f.debug_struct("Identity")
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
     }
 }

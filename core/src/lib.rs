@@ -10,6 +10,7 @@
 //! - [`envelope`]: signed envelopes and the payload of each message type.
 //! - [`noise`]: the `Noise_XX_25519_ChaChaPoly_BLAKE2s` handshake and the large-message transport.
 //! - [`connection`]: one peer connection as a state machine (handshake, hello, keepalive, timers).
+//! - [`node`]: many connections: admission, gossip, discovery and the known-peer table.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -21,6 +22,7 @@ pub mod connection;
 pub mod envelope;
 pub mod frame;
 pub mod identity;
+pub mod node;
 pub mod noise;
 pub mod time;
 

@@ -54,7 +54,10 @@ pub struct LocalHello {
 
 enum Phase {
     Handshake(Handshake),
-    Hello { remote_static: [u8; 32], deadline: Instant },
+    Hello {
+        remote_static: [u8; 32],
+        deadline: Instant,
+    },
     Established(PeerIdentity),
     Closed(CloseReason),
 }
@@ -99,11 +102,14 @@ impl Connection {
         let hello = envelope::local_hello(identity, local.tags, local.listen_addr);
         let hello_envelope = envelope::hello(identity, envelope::new_message_id(rng), kind, &hello);
         let handshake_deadline = now + config.handshake_timeout;
-        let phase =
-            match Handshake::new(role == Role::Initiator, identity.x25519_private(), ephemeral) {
-                Ok(handshake) => Phase::Handshake(handshake),
-                Err(error) => Phase::Closed(CloseReason::Noise(error)),
-            };
+        let phase = match Handshake::new(
+            role == Role::Initiator,
+            identity.x25519_private(),
+            ephemeral,
+        ) {
+            Ok(handshake) => Phase::Handshake(handshake),
+            Err(error) => Phase::Closed(CloseReason::Noise(error)),
+        };
         let mut connection = Connection {
             config,
             role,
@@ -280,7 +286,9 @@ impl Connection {
             ),
             Phase::Closed(_) => return None,
         };
-        let write_deadline = self.write_blocked_since.map(|since| since + self.config.write_timeout);
+        let write_deadline = self
+            .write_blocked_since
+            .map(|since| since + self.config.write_timeout);
         Some(write_deadline.map_or(phase_deadline, |w| w.min(phase_deadline)))
     }
 
@@ -303,7 +311,9 @@ impl Connection {
     }
 
     fn write_handshake_message(&mut self, now: Instant) {
-        let Phase::Handshake(handshake) = &mut self.phase else { return };
+        let Phase::Handshake(handshake) = &mut self.phase else {
+            return;
+        };
         let mut out = Vec::with_capacity(2 + 96);
         match handshake.write_message(&mut out) {
             Ok(()) => {
@@ -315,7 +325,9 @@ impl Connection {
     }
 
     fn on_handshake_message(&mut self, now: Instant, message: &[u8]) {
-        let Phase::Handshake(handshake) = &mut self.phase else { return };
+        let Phase::Handshake(handshake) = &mut self.phase else {
+            return;
+        };
         if let Err(error) = handshake.read_message(message) {
             self.close_with(CloseReason::Noise(error));
             return;
@@ -330,7 +342,9 @@ impl Connection {
     }
 
     fn finish_handshake(&mut self, now: Instant) {
-        let Phase::Handshake(handshake) = &mut self.phase else { return };
+        let Phase::Handshake(handshake) = &mut self.phase else {
+            return;
+        };
         let outcome = match handshake.finish() {
             Ok(outcome) => outcome,
             Err(error) => {
@@ -355,7 +369,9 @@ impl Connection {
     }
 
     fn on_transport_message(&mut self, now: Instant, mut message: Vec<u8>) {
-        let Some(transport) = self.transport.as_mut() else { return };
+        let Some(transport) = self.transport.as_mut() else {
+            return;
+        };
         if let Err(error) = transport.open(&mut message) {
             self.close_with(CloseReason::Noise(error));
             return;
@@ -403,7 +419,10 @@ impl Connection {
         let envelope: Envelope = match micelio_proto::decode(payload) {
             Ok(envelope) => envelope,
             Err(_) => {
-                tracing::warn!(len = payload.len(), "unmarshal envelope failed, frame ignored");
+                tracing::warn!(
+                    len = payload.len(),
+                    "unmarshal envelope failed, frame ignored"
+                );
                 return;
             }
         };
@@ -415,8 +434,12 @@ impl Connection {
 
     /// Frames, encrypts and queues `payload` (already checked against the frame limit).
     fn queue_frame(&mut self, now: Instant, payload: &[u8]) {
-        let Some(transport) = self.transport.as_mut() else { return };
-        let Ok(header) = frame::header(payload.len()) else { return };
+        let Some(transport) = self.transport.as_mut() else {
+            return;
+        };
+        let Ok(header) = frame::header(payload.len()) else {
+            return;
+        };
         let mut record =
             Vec::with_capacity(TRANSPORT_PREFIX_LEN + frame::HEADER_LEN + payload.len() + 16);
         record.extend_from_slice(&[0; TRANSPORT_PREFIX_LEN]);

@@ -34,7 +34,9 @@ struct Resolver {
 
 impl CryptoResolver for Resolver {
     fn resolve_rng(&self) -> Option<Box<dyn Random>> {
-        Some(Box::new(SuppliedEphemeral { key: Some(self.ephemeral) }))
+        Some(Box::new(SuppliedEphemeral {
+            key: Some(self.ephemeral),
+        }))
     }
     fn resolve_dh(&self, choice: &DHChoice) -> Option<Box<dyn Dh>> {
         DefaultResolver.resolve_dh(choice)
@@ -76,7 +78,9 @@ impl Handshake {
         let params = PROTOCOL_NAME.parse().map_err(|_| NoiseError::Init)?;
         let builder = snow::Builder::with_resolver(
             params,
-            Box::new(Resolver { ephemeral: ephemeral_private }),
+            Box::new(Resolver {
+                ephemeral: ephemeral_private,
+            }),
         )
         .local_private_key(static_private)
         .map_err(|_| NoiseError::Init)?;
@@ -86,7 +90,10 @@ impl Handshake {
             builder.build_responder()
         }
         .map_err(|_| NoiseError::Init)?;
-        Ok(Handshake { state: Box::new(state), initiator })
+        Ok(Handshake {
+            state: Box::new(state),
+            initiator,
+        })
     }
 
     /// True when the next handshake step is ours to write.

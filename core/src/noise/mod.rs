@@ -20,7 +20,8 @@ pub const TRANSPORT_PREFIX_LEN: usize = 4;
 /// Size of the ChaCha20-Poly1305 authentication tag.
 pub const TAG_LEN: usize = 16;
 /// Largest transport ciphertext accepted: the largest frame (1 MiB + 8) plus the tag.
-pub const MAX_TRANSPORT_MESSAGE: usize = crate::frame::MAX_PAYLOAD + crate::frame::HEADER_LEN + TAG_LEN;
+pub const MAX_TRANSPORT_MESSAGE: usize =
+    crate::frame::MAX_PAYLOAD + crate::frame::HEADER_LEN + TAG_LEN;
 /// Largest handshake message the 2-byte prefix can announce.
 pub const MAX_HANDSHAKE_MESSAGE: usize = u16::MAX as usize;
 
@@ -49,7 +50,10 @@ impl fmt::Display for NoiseError {
             Self::Init => f.write_str("noise handshake state could not be built"),
             Self::Handshake => f.write_str("noise handshake failed"),
             Self::MessageTooLarge(n) => {
-                write!(f, "transport message of {n} bytes exceeds {MAX_TRANSPORT_MESSAGE}")
+                write!(
+                    f,
+                    "transport message of {n} bytes exceeds {MAX_TRANSPORT_MESSAGE}"
+                )
             }
             Self::MessageTooShort(n) => write!(f, "transport message of {n} bytes has no tag"),
             Self::Decrypt => f.write_str("transport message failed authentication"),

@@ -26,7 +26,10 @@ impl Default for RecordDecoder {
 impl RecordDecoder {
     /// A decoder for the start of a connection (handshake messages).
     pub fn new() -> Self {
-        RecordDecoder { reader: PrefixedReader::new(HANDSHAKE_PREFIX_LEN), transport: false }
+        RecordDecoder {
+            reader: PrefixedReader::new(HANDSHAKE_PREFIX_LEN),
+            transport: false,
+        }
     }
 
     /// Switches to transport messages; call right after the last handshake message.
@@ -39,7 +42,9 @@ impl RecordDecoder {
     pub fn decode(&mut self, input: &mut &[u8]) -> Result<Option<Vec<u8>>, NoiseError> {
         let transport = self.transport;
         self.reader.read(input, |prefix| {
-            let len = prefix.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            let len = prefix
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
             if transport && len > MAX_TRANSPORT_MESSAGE {
                 Err(NoiseError::MessageTooLarge(len))
             } else {

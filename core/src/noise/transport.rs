@@ -17,7 +17,10 @@ pub struct CipherState {
 impl CipherState {
     /// A cipher state starting at counter 0.
     pub fn new(key: &[u8; 32]) -> Self {
-        CipherState { cipher: ChaCha20Poly1305::new(Key::from_slice(key)), counter: 0 }
+        CipherState {
+            cipher: ChaCha20Poly1305::new(Key::from_slice(key)),
+            counter: 0,
+        }
     }
 
     /// The counter the next message will use.
@@ -72,7 +75,10 @@ impl Transport {
     /// A transport from the split keys: `k1` encrypts initiator→responder, `k2` the reverse.
     pub fn from_split(k1: &[u8; 32], k2: &[u8; 32], initiator: bool) -> Self {
         let (send, receive) = if initiator { (k1, k2) } else { (k2, k1) };
-        Transport { send: CipherState::new(send), receive: CipherState::new(receive) }
+        Transport {
+            send: CipherState::new(send),
+            receive: CipherState::new(receive),
+        }
     }
 
     /// Seals a record in place. `record` must hold a 4-byte placeholder followed by the

@@ -1,0 +1,105 @@
+//! Settings of a node: the reference's network options, its fixed constants, and our bounds.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use crate::connection::ConnectionConfig;
+
+/// Everything a [`super::Node`] needs to know before it starts. [`Default`] gives the
+/// reference's values (spec §2) and our bounds for every table the reference leaves unbounded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// Admitted connections at most; 0 means unlimited (reference default 15).
+    pub max_peers: usize,
+    /// Bootstrap addresses, dialed permanently with back-off (spec §12.8).
+    pub bootstrap: Vec<String>,
+    /// The address announced in hellos and exchanges, already resolved by the runtime as in
+    /// spec §12.6; empty for a node that is not reachable.
+    pub advertised_addr: String,
+    /// Whether the runtime accepts inbound connections (a listener exists).
+    pub listening: bool,
+    /// `node.tags`, sent in the hello.
+    pub tags: Vec<String>,
+    /// Period of PeerExchange to every peer (30 s).
+    pub exchange_interval: Duration,
+    /// Period of the discovery loop (10 s).
+    pub discovery_interval: Duration,
+    /// Discovery dials started per tick at most (3).
+    pub discovery_dials_per_tick: usize,
+    /// Upper bound (exclusive) of the random delay before a discovery dial (2 s).
+    pub discovery_jitter: Duration,
+    /// Largest back-off between bootstrap dials (30 s), starting at 1 s.
+    pub bootstrap_max_backoff: Duration,
+    /// Relay fan-out (3).
+    pub fanout: usize,
+    /// Hop count of originated messages (10).
+    pub origin_hop_count: u32,
+    /// Largest accepted gossip payload (64 KiB).
+    pub max_gossip_payload: usize,
+    /// Longest accepted `message_id` or `sender_id` (128 bytes).
+    pub max_gossip_id_len: usize,
+    /// Seen-cache time to live (5 min) and sweep period of every cache (1 min).
+    pub seen_ttl: Duration,
+    /// Period of the cache sweeps (1 min).
+    pub sweep_interval: Duration,
+    /// Per-sender rate (10 messages/s) and burst (20).
+    pub rate_per_sec: u32,
+    /// Per-sender bucket capacity.
+    pub rate_burst: u32,
+    /// Rate-limiter buckets idle this long are dropped (5 min).
+    pub rate_idle_ttl: Duration,
+    /// Per-connection timers and outbound queue.
+    pub connection: ConnectionConfig,
+    /// Bound: message ids remembered by the seen cache (oldest evicted first).
+    pub max_seen: usize,
+    /// Bound: keys in the key ring (oldest gossip-learned evicted first).
+    pub max_keys: usize,
+    /// Bound: rate-limiter buckets (idle-longest evicted first).
+    pub max_rate_buckets: usize,
+    /// Bound: known-peer records (least recently seen, not connected, evicted first).
+    pub max_known_peers: usize,
+    /// Bound: entries put into one outgoing PeerExchange.
+    pub max_exchange_entries: usize,
+    /// Bound: entries read from one received PeerExchange; the rest are ignored.
+    pub max_exchange_entries_read: usize,
+    /// Bound: PeerExchange message ids remembered per connection.
+    pub max_exchange_seen: usize,
+    /// Bound: connections still in handshake or hello at once; more are closed on accept.
+    pub max_pending_connections: usize,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            max_peers: 15,
+            bootstrap: Vec::new(),
+            advertised_addr: String::new(),
+            listening: false,
+            tags: Vec::new(),
+            exchange_interval: Duration::from_secs(30),
+            discovery_interval: Duration::from_secs(10),
+            discovery_dials_per_tick: 3,
+            discovery_jitter: Duration::from_secs(2),
+            bootstrap_max_backoff: Duration::from_secs(30),
+            fanout: 3,
+            origin_hop_count: 10,
+            max_gossip_payload: 65_536,
+            max_gossip_id_len: 128,
+            seen_ttl: Duration::from_secs(300),
+            sweep_interval: Duration::from_secs(60),
+            rate_per_sec: 10,
+            rate_burst: 20,
+            rate_idle_ttl: Duration::from_secs(300),
+            connection: ConnectionConfig::default(),
+            max_seen: 65_536,
+            max_keys: 8_192,
+            max_rate_buckets: 8_192,
+            max_known_peers: 4_096,
+            max_exchange_entries: 256,
+            max_exchange_entries_read: 1_024,
+            max_exchange_seen: 256,
+            max_pending_connections: 64,
+        }
+    }
+}

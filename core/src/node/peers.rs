@@ -1,0 +1,407 @@
+//! The known-peer table (spec §12.1-12.3, §12.7, §12.10): records, merge rule, back-off and a
+//! bound with eviction of the least recently seen record.
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::string::String;
+use core::fmt;
+
+use micelio_proto::PeerInfo;
+
+use super::address::is_invalid_peer_addr;
+use crate::identity::NodeId;
+
+/// One known peer, with the fields the reference persists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerRecord {
+    /// Its node id.
+    pub node_id: NodeId,
+    /// Dialable `host:port`, may be empty.
+    pub addr: String,
+    /// Whether it accepts inbound connections.
+    pub reachable: bool,
+    /// Its ED25519 key; `None` only in loaded records that had none.
+    pub public_key: Option<[u8; 32]>,
+    /// Unix seconds when it was last seen.
+    pub last_seen: i64,
+    /// Consecutive failed discovery dials.
+    pub fail_count: u32,
+    /// Unix seconds of the last failed discovery dial (0 = none).
+    pub last_fail: i64,
+}
+
+impl PeerRecord {
+    /// True when discovery may dial it: reachable with a valid address.
+    pub fn is_dialable(&self) -> bool {
+        self.reachable && !self.addr.is_empty() && !is_invalid_peer_addr(&self.addr)
+    }
+
+    /// True when it may be passed on in a PeerExchange.
+    pub fn is_shareable(&self) -> bool {
+        self.is_dialable() && self.public_key.is_some()
+    }
+}
+
+/// Why a loaded or received record was not stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectReason {
+    /// It describes this node.
+    IsSelf,
+    /// Not reachable or no address.
+    NotReachable,
+    /// The address is not a valid peer address (Appendix B).
+    InvalidAddr,
+    /// The key is not 32 bytes.
+    InvalidKeyLength,
+    /// The node id is not the SHA-256 of the key.
+    MismatchedNodeId,
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::IsSelf => "describes this node",
+            Self::NotReachable => "not reachable",
+            Self::InvalidAddr => "invalid addr",
+            Self::InvalidKeyLength => "invalid pubkey length",
+            Self::MismatchedNodeId => "mismatched node_id",
+        })
+    }
+}
+
+/// Result of merging one PeerExchange entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Merge {
+    /// A new record was created (persist it).
+    Created,
+    /// An existing record was overwritten with a newer one (persist it).
+    Updated,
+    /// The entry was valid but not newer than the stored record.
+    Unchanged,
+}
+
+/// Back-off after `fail_count` consecutive failures: 0, then 1, 2, 4, 8, 16, 30, 30... seconds.
+pub fn backoff_secs(fail_count: i64) -> i64 {
+    if fail_count <= 0 {
+        return 0;
+    }
+    if fail_count >= 6 {
+        30
+    } else {
+        1i64 << (fail_count - 1)
+    }
+}
+
+/// Converts a received `last_seen` to the signed form stored, clamping at `i64::MAX`.
+pub fn clamp_last_seen(last_seen: u64) -> i64 {
+    i64::try_from(last_seen).unwrap_or(i64::MAX)
+}
+
+/// Validates a PeerExchange entry (spec §12.3) and returns its node id and key.
+pub fn validate_entry(info: &PeerInfo, own: &NodeId) -> Result<(NodeId, [u8; 32]), RejectReason> {
+    if info.node_id == own.as_str() {
+        return Err(RejectReason::IsSelf);
+    }
+    if !info.reachable || info.addr.is_empty() {
+        return Err(RejectReason::NotReachable);
+    }
+    if is_invalid_peer_addr(&info.addr) {
+        return Err(RejectReason::InvalidAddr);
+    }
+    let key: [u8; 32] = info
+        .ed25519_pubkey
+        .as_slice()
+        .try_into()
+        .map_err(|_| RejectReason::InvalidKeyLength)?;
+    let node_id = NodeId::from_public_key(&key);
+    if node_id.as_str() != info.node_id {
+        return Err(RejectReason::MismatchedNodeId);
+    }
+    Ok((node_id, key))
+}
+
+/// Validates a record loaded from storage (spec §12.10).
+pub fn validate_loaded(record: &PeerRecord) -> Result<(), RejectReason> {
+    if !record.addr.is_empty() && is_invalid_peer_addr(&record.addr) {
+        return Err(RejectReason::InvalidAddr);
+    }
+    match record.public_key {
+        Some(key) if NodeId::from_public_key(&key) != record.node_id => {
+            Err(RejectReason::MismatchedNodeId)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The bounded table of known peers, keyed by node id.
+#[derive(Debug)]
+pub struct PeerTable {
+    records: BTreeMap<NodeId, PeerRecord>,
+    by_last_seen: BTreeSet<(i64, NodeId)>,
+    capacity: usize,
+}
+
+impl PeerTable {
+    /// An empty table holding at most `capacity` records.
+    pub fn new(capacity: usize) -> Self {
+        PeerTable {
+            records: BTreeMap::new(),
+            by_last_seen: BTreeSet::new(),
+            capacity,
+        }
+    }
+
+    /// The record of `node_id`.
+    pub fn get(&self, node_id: &NodeId) -> Option<&PeerRecord> {
+        self.records.get(node_id)
+    }
+
+    /// Every record, in node-id order.
+    pub fn iter(&self) -> impl Iterator<Item = &PeerRecord> {
+        self.records.values()
+    }
+
+    /// Every record, most recently seen first.
+    pub fn iter_recent(&self) -> impl Iterator<Item = &PeerRecord> {
+        self.by_last_seen
+            .iter()
+            .rev()
+            .filter_map(|(_, id)| self.records.get(id))
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// True when there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Stores `record` as is, replacing any record of the same node. If the table is full, the
+    /// least recently seen record for which `protected` is false is evicted and returned.
+    pub fn put(
+        &mut self,
+        record: PeerRecord,
+        protected: impl Fn(&NodeId) -> bool,
+    ) -> Option<NodeId> {
+        let mut evicted = None;
+        if let Some(old) = self.records.get(&record.node_id) {
+            self.by_last_seen.remove(&(old.last_seen, old.node_id));
+        } else if self.capacity > 0 && self.records.len() >= self.capacity {
+            let victim = self
+                .by_last_seen
+                .iter()
+                .map(|(_, id)| *id)
+                .find(|id| !protected(id) && *id != record.node_id);
+            match victim {
+                Some(victim) => {
+                    self.remove(&victim);
+                    evicted = Some(victim);
+                }
+                // Every record is protected: keep the table as it is.
+                None => return None,
+            }
+        }
+        self.by_last_seen.insert((record.last_seen, record.node_id));
+        self.records.insert(record.node_id, record);
+        evicted
+    }
+
+    /// Removes the record of `node_id`.
+    pub fn remove(&mut self, node_id: &NodeId) -> Option<PeerRecord> {
+        let record = self.records.remove(node_id)?;
+        self.by_last_seen
+            .remove(&(record.last_seen, record.node_id));
+        Some(record)
+    }
+
+    /// Merges a validated PeerExchange entry (spec §12.3): create if unknown; otherwise
+    /// overwrite address, reachability, key and `last_seen` only if `last_seen` is newer.
+    pub fn merge(
+        &mut self,
+        node_id: NodeId,
+        key: [u8; 32],
+        info: &PeerInfo,
+        protected: impl Fn(&NodeId) -> bool,
+    ) -> (Merge, Option<NodeId>) {
+        let last_seen = clamp_last_seen(info.last_seen);
+        let (record, outcome) = match self.records.get(&node_id) {
+            None => (
+                PeerRecord {
+                    node_id,
+                    addr: info.addr.clone(),
+                    reachable: info.reachable,
+                    public_key: Some(key),
+                    last_seen,
+                    fail_count: 0,
+                    last_fail: 0,
+                },
+                Merge::Created,
+            ),
+            Some(existing) if last_seen > existing.last_seen => (
+                PeerRecord {
+                    addr: info.addr.clone(),
+                    reachable: info.reachable,
+                    public_key: Some(key),
+                    last_seen,
+                    ..existing.clone()
+                },
+                Merge::Updated,
+            ),
+            Some(_) => return (Merge::Unchanged, None),
+        };
+        let evicted = self.put(record, protected);
+        if !self.records.contains_key(&node_id) {
+            // The table is full of protected records: nothing was stored.
+            return (Merge::Unchanged, None);
+        }
+        (outcome, evicted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+    use alloc::vec::Vec;
+
+    fn info(identity: &Identity, addr: &str, last_seen: u64) -> PeerInfo {
+        PeerInfo {
+            node_id: String::from(identity.node_id().as_str()),
+            addr: String::from(addr),
+            reachable: true,
+            ed25519_pubkey: identity.public_key().to_vec(),
+            last_seen,
+        }
+    }
+
+    fn own() -> NodeId {
+        Identity::from_seed(&[0; 32]).node_id()
+    }
+
+    #[test]
+    fn backoff_sequence() {
+        assert_eq!(backoff_secs(0), 0);
+        assert_eq!(backoff_secs(-3), 0);
+        let seq: Vec<i64> = [1, 2, 3, 4, 5, 6, 10]
+            .iter()
+            .map(|&n| backoff_secs(n))
+            .collect();
+        assert_eq!(seq, [1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(backoff_secs(i64::MAX), 30);
+    }
+
+    #[test]
+    fn last_seen_clamps() {
+        assert_eq!(clamp_last_seen(1000), 1000);
+        assert_eq!(clamp_last_seen(i64::MAX as u64), i64::MAX);
+        assert_eq!(clamp_last_seen(1 << 63), i64::MAX);
+        assert_eq!(clamp_last_seen(u64::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn entry_validation_rejects_each_bad_field() {
+        let peer = Identity::from_seed(&[1; 32]);
+        let own = own();
+        assert!(validate_entry(&info(&peer, "10.0.0.1:4000", 1), &own).is_ok());
+        for addr in ["0.0.0.0:4000", "[::]:4000", ":4000", "not-a-hostport"] {
+            assert_eq!(
+                validate_entry(&info(&peer, addr, 1), &own),
+                Err(RejectReason::InvalidAddr),
+                "{addr}"
+            );
+        }
+        assert_eq!(
+            validate_entry(&info(&peer, "", 1), &own),
+            Err(RejectReason::NotReachable)
+        );
+        let mut unreachable = info(&peer, "10.0.0.1:4000", 1);
+        unreachable.reachable = false;
+        assert_eq!(
+            validate_entry(&unreachable, &own),
+            Err(RejectReason::NotReachable)
+        );
+        let mut short_key = info(&peer, "10.0.0.1:4000", 1);
+        short_key.ed25519_pubkey.pop();
+        assert_eq!(
+            validate_entry(&short_key, &own),
+            Err(RejectReason::InvalidKeyLength)
+        );
+        let mut mismatched = info(&peer, "10.0.0.1:4000", 1);
+        mismatched.ed25519_pubkey = Identity::from_seed(&[2; 32]).public_key().to_vec();
+        assert_eq!(
+            validate_entry(&mismatched, &own),
+            Err(RejectReason::MismatchedNodeId)
+        );
+        let myself = info(&Identity::from_seed(&[0; 32]), "10.0.0.1:4000", 1);
+        assert_eq!(validate_entry(&myself, &own), Err(RejectReason::IsSelf));
+    }
+
+    #[test]
+    fn merge_updates_only_when_newer_and_keeps_failures() {
+        let peer = Identity::from_seed(&[1; 32]);
+        let mut table = PeerTable::new(10);
+        let first = info(&peer, "10.0.0.1:4000", 100);
+        let (id, key) = validate_entry(&first, &own()).unwrap();
+        assert_eq!(table.merge(id, key, &first, |_| false).0, Merge::Created);
+        let mut failed = table.get(&id).unwrap().clone();
+        failed.fail_count = 2;
+        failed.last_fail = 50;
+        table.put(failed, |_| false);
+        let older = info(&peer, "10.0.0.2:4000", 99);
+        assert_eq!(table.merge(id, key, &older, |_| false).0, Merge::Unchanged);
+        assert_eq!(table.get(&id).unwrap().addr, "10.0.0.1:4000");
+        let newer = info(&peer, "10.0.0.3:4000", 101);
+        assert_eq!(table.merge(id, key, &newer, |_| false).0, Merge::Updated);
+        let record = table.get(&id).unwrap();
+        assert_eq!(
+            (record.addr.as_str(), record.fail_count, record.last_fail),
+            ("10.0.0.3:4000", 2, 50)
+        );
+    }
+
+    #[test]
+    fn full_table_evicts_least_recently_seen_unprotected() {
+        let mut table = PeerTable::new(3);
+        let ids: Vec<Identity> = (1..=4).map(|i| Identity::from_seed(&[i; 32])).collect();
+        for (i, peer) in ids.iter().take(3).enumerate() {
+            let entry = info(peer, "10.0.0.1:4000", 10 + i as u64);
+            let (id, key) = validate_entry(&entry, &own()).unwrap();
+            table.merge(id, key, &entry, |_| false);
+        }
+        let protected = ids[0].node_id();
+        let entry = info(&ids[3], "10.0.0.1:4000", 5);
+        let (id, key) = validate_entry(&entry, &own()).unwrap();
+        let (outcome, evicted) = table.merge(id, key, &entry, |n| *n == protected);
+        assert_eq!(outcome, Merge::Created);
+        assert_eq!(evicted, Some(ids[1].node_id()));
+        assert_eq!(table.len(), 3);
+        assert!(table.get(&protected).is_some());
+    }
+
+    #[test]
+    fn loaded_records_are_validated() {
+        let peer = Identity::from_seed(&[1; 32]);
+        let mut record = PeerRecord {
+            node_id: peer.node_id(),
+            addr: String::from("10.0.0.1:4000"),
+            reachable: true,
+            public_key: Some(*peer.public_key()),
+            last_seen: 1,
+            fail_count: 0,
+            last_fail: 0,
+        };
+        assert_eq!(validate_loaded(&record), Ok(()));
+        record.public_key = None;
+        assert_eq!(validate_loaded(&record), Ok(()));
+        record.public_key = Some(*Identity::from_seed(&[2; 32]).public_key());
+        assert_eq!(
+            validate_loaded(&record),
+            Err(RejectReason::MismatchedNodeId)
+        );
+        record.public_key = None;
+        record.addr = String::from("0.0.0.0:1");
+        assert_eq!(validate_loaded(&record), Err(RejectReason::InvalidAddr));
+    }
+}
