@@ -1,0 +1,30 @@
+//! A deterministic simulator of whole Micelio networks, in virtual time.
+//!
+//! Many [`micelio_core::node::Node`] state machines (and scripted [`adversary::Adversary`]
+//! peers) exchange real encrypted bytes through a modelled network: latency, bandwidth,
+//! connection resets, partitions and heals, crashes and restarts with the persisted peer
+//! table. No sockets, no sleeps, no threads: the whole run is a function of one `u64` seed, and
+//! [`sim::Sim::trace_hash`] fingerprints every event so a replay can be checked bit for bit.
+//!
+//! Replay a failing run with `MICELIO_SIM_SEED=<seed> cargo test -p micelio-sim <test name>`.
+
+pub mod adversary;
+pub mod metrics;
+pub mod network;
+pub mod sim;
+pub mod trace;
+
+pub use metrics::Report;
+pub use network::NetworkConfig;
+pub use sim::{HostId, NodeSpec, Sim};
+
+/// The seed of a test run: `MICELIO_SIM_SEED` when set, otherwise `default`. Printed so a
+/// failure can be replayed.
+pub fn seed_from_env(default: u64) -> u64 {
+    let seed = std::env::var("MICELIO_SIM_SEED")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(default);
+    println!("simulation seed {seed} (replay: MICELIO_SIM_SEED={seed} cargo test -p micelio-sim)");
+    seed
+}

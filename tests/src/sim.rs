@@ -1,0 +1,557 @@
+//! The simulation engine: hosts, a virtual clock, an event queue and the network between them.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::time::Duration;
+
+use micelio_core::identity::{Identity, NodeId};
+use micelio_core::node::{ConnId, DialId, Input, Node, NodeConfig, NodeEvent, Output, PeerRecord};
+use micelio_core::time::Instant;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+
+use crate::adversary::Adversary;
+use crate::metrics::{Metrics, Report};
+use crate::network::{NetworkConfig, Partition};
+use crate::trace::TraceHash;
+
+/// A host's index in the simulation.
+pub type HostId = usize;
+
+/// Unix time of virtual instant zero.
+const UNIX_EPOCH_AT_START: i64 = 1_700_000_000;
+
+/// How to create an honest host.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    /// Whether it listens (reachable) or is outbound-only.
+    pub listening: bool,
+    /// Hosts to bootstrap to (their listen addresses are used).
+    pub bootstrap: Vec<HostId>,
+    /// The node's configuration; `bootstrap`, `advertised_addr` and `listening` are filled in.
+    pub config: NodeConfig,
+}
+
+impl NodeSpec {
+    /// A listening node with the default configuration and the given bootstrap hosts.
+    pub fn listening(bootstrap: Vec<HostId>) -> Self {
+        NodeSpec { listening: true, bootstrap, config: NodeConfig::default() }
+    }
+
+    /// An outbound-only node dialing the given hosts.
+    pub fn outbound_only(bootstrap: Vec<HostId>) -> Self {
+        NodeSpec { listening: false, bootstrap, config: NodeConfig::default() }
+    }
+
+    /// Replaces the configuration (bootstrap, address and listening are still filled in).
+    pub fn with_config(mut self, config: NodeConfig) -> Self {
+        self.config = config;
+        self
+    }
+}
+
+/// What runs on a host.
+pub enum Actor {
+    /// An honest node.
+    Node(Box<Node>),
+    /// A scripted hostile peer.
+    Adversary(Box<Adversary>),
+}
+
+/// One machine of the simulated network.
+pub struct Host {
+    /// What runs on it; `None` while crashed.
+    pub actor: Option<Actor>,
+    /// Its listen address (also used as the remote address of its dials).
+    pub addr: String,
+    /// Whether it accepts connections.
+    pub listening: bool,
+    /// The seed of its identity.
+    pub identity_seed: [u8; 32],
+    /// How it was created (for restarts).
+    pub spec: Option<NodeSpec>,
+    /// The persisted peer table, as the runtime's store would hold it.
+    pub store: BTreeMap<NodeId, PeerRecord>,
+    /// Everything its application was told, with the time.
+    pub events: Vec<(Instant, NodeEvent)>,
+    wake: Option<Instant>,
+}
+
+impl Host {
+    /// The honest node on this host, if running.
+    pub fn node(&self) -> Option<&Node> {
+        match &self.actor {
+            Some(Actor::Node(node)) => Some(node),
+            _ => None,
+        }
+    }
+
+    /// Chat texts its application received, in order.
+    pub fn chats(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                NodeEvent::Chat { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum SimEvent {
+    Wake(HostId),
+    Accept { host: HostId, conn: ConnId, remote: String },
+    Connected { host: HostId, dial: DialId, conn: ConnId },
+    DialFailed { host: HostId, dial: DialId },
+    Deliver { host: HostId, conn: ConnId, data: Vec<u8> },
+    Closed { host: HostId, conn: ConnId },
+}
+
+/// One direction of a simulated TCP connection.
+struct Endpoint {
+    host: HostId,
+    peer_host: HostId,
+    peer_conn: ConnId,
+    /// When the last byte sent on this direction arrives (keeps the stream in order).
+    last_arrival: Instant,
+}
+
+/// A deterministic network simulation. See the crate documentation.
+pub struct Sim {
+    now: Instant,
+    rng: ChaCha20Rng,
+    seq: u64,
+    queue: BinaryHeap<Reverse<(Instant, u64, SimEvent)>>,
+    /// Every host, by id.
+    pub hosts: Vec<Host>,
+    endpoints: BTreeMap<ConnId, Endpoint>,
+    addresses: BTreeMap<String, HostId>,
+    partition: Option<(Partition, Instant)>,
+    next_conn: u64,
+    network: NetworkConfig,
+    trace: TraceHash,
+    /// Observations of the run.
+    pub metrics: Metrics,
+    chat_counter: u64,
+    /// Processed events (a measure of simulation work).
+    pub steps: u64,
+}
+
+impl Sim {
+    /// An empty network whose every random choice derives from `seed`.
+    pub fn new(seed: u64, network: NetworkConfig) -> Self {
+        Sim {
+            now: Instant::ZERO,
+            rng: ChaCha20Rng::seed_from_u64(seed),
+            seq: 0,
+            queue: BinaryHeap::new(),
+            hosts: Vec::new(),
+            endpoints: BTreeMap::new(),
+            addresses: BTreeMap::new(),
+            partition: None,
+            next_conn: 0,
+            network,
+            trace: TraceHash::default(),
+            metrics: Metrics::default(),
+            chat_counter: 0,
+            steps: 0,
+        }
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Fingerprint of everything that happened so far.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace.value()
+    }
+
+    fn host_addr(id: HostId) -> String {
+        format!("10.{}.{}.{}:4000", (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff)
+    }
+
+    fn random_seed(&mut self) -> [u8; 32] {
+        let mut seed = [0u8; 32];
+        self.rng.fill_bytes(&mut seed);
+        seed
+    }
+
+    /// Adds an honest node and starts it now.
+    pub fn add_node(&mut self, spec: NodeSpec) -> HostId {
+        let id = self.hosts.len();
+        let addr = Self::host_addr(id);
+        let identity_seed = self.random_seed();
+        self.hosts.push(Host {
+            actor: None,
+            addr: addr.clone(),
+            listening: spec.listening,
+            identity_seed,
+            spec: Some(spec),
+            store: BTreeMap::new(),
+            events: Vec::new(),
+            wake: None,
+        });
+        self.addresses.insert(addr, id);
+        self.start_node(id, None);
+        id
+    }
+
+    /// Adds a hostile actor that dials `targets` now.
+    pub fn add_adversary(&mut self, targets: &[HostId], announced_addr: &str) -> HostId {
+        let id = self.hosts.len();
+        let identity_seed = self.random_seed();
+        let rng = ChaCha20Rng::from_seed(self.random_seed());
+        let addrs = targets.iter().map(|t| self.hosts[*t].addr.clone()).collect();
+        let mut adversary = Adversary::new(Identity::from_seed(&identity_seed), rng, addrs);
+        adversary.announced_addr = announced_addr.to_owned();
+        adversary.start();
+        self.hosts.push(Host {
+            actor: Some(Actor::Adversary(Box::new(adversary))),
+            addr: Self::host_addr(id),
+            listening: false,
+            identity_seed,
+            spec: None,
+            store: BTreeMap::new(),
+            events: Vec::new(),
+            wake: None,
+        });
+        self.drain(id);
+        id
+    }
+
+    /// (Re)starts the node of `host` with its identity and stored peer table; `bootstrap`
+    /// overrides the spec's bootstrap hosts.
+    fn start_node(&mut self, host: HostId, bootstrap: Option<Vec<HostId>>) {
+        let Some(spec) = self.hosts[host].spec.clone() else { return };
+        let mut config = spec.config.clone();
+        let targets = bootstrap.unwrap_or(spec.bootstrap.clone());
+        config.bootstrap = targets.iter().map(|t| Self::host_addr(*t)).collect();
+        config.listening = spec.listening;
+        config.advertised_addr =
+            if spec.listening { self.hosts[host].addr.clone() } else { String::new() };
+        let seed = self.random_seed();
+        let identity = Identity::from_seed(&self.hosts[host].identity_seed);
+        let unix = UNIX_EPOCH_AT_START + self.now.as_nanos() as i64 / 1_000_000_000;
+        let mut node = Node::new(config, identity, seed, self.now, unix);
+        node.load_peers(self.hosts[host].store.values().cloned());
+        self.hosts[host].actor = Some(Actor::Node(Box::new(node)));
+        self.input(host, Input::Timeout);
+    }
+
+    /// The node id of `host`.
+    pub fn node_id(&self, host: HostId) -> NodeId {
+        Identity::from_seed(&self.hosts[host].identity_seed).node_id()
+    }
+
+    /// The adversary on `host`.
+    pub fn adversary(&mut self, host: HostId) -> &mut Adversary {
+        match &mut self.hosts[host].actor {
+            Some(Actor::Adversary(a)) => a,
+            _ => panic!("host {host} is not an adversary"),
+        }
+    }
+
+    /// Makes the adversary on `host` send `envelope` to every peer it is connected to.
+    pub fn adversary_send(&mut self, host: HostId, envelope: &[u8]) -> usize {
+        let now = self.now;
+        let sent = self.adversary(host).send_all(now, envelope);
+        self.drain(host);
+        sent
+    }
+
+    // ----- scheduling -----
+
+    fn schedule(&mut self, at: Instant, event: SimEvent) {
+        self.seq += 1;
+        self.queue.push(Reverse((at, self.seq, event)));
+    }
+
+    fn latency(&mut self) -> Duration {
+        let min = self.network.min_latency.as_nanos() as u64;
+        let max = self.network.max_latency.as_nanos() as u64;
+        let span = max.saturating_sub(min);
+        let jitter = if span == 0 { 0 } else { self.rng.next_u64() % (span + 1) };
+        Duration::from_nanos(min + jitter)
+    }
+
+    fn partitioned(&self, a: HostId, b: HostId) -> Option<Instant> {
+        match &self.partition {
+            Some((p, heal)) if p.separates(a, b) => Some(*heal),
+            _ => None,
+        }
+    }
+
+    /// Splits the hosts into groups until `heal_after` from now. Traffic across the cut is
+    /// held (as TCP would retransmit it) and delivered after the heal; dials across it time out.
+    pub fn partition(&mut self, group: Vec<u8>, heal_after: Duration) {
+        self.partition = Some((Partition { group }, self.now + heal_after));
+    }
+
+    /// Crashes `host`: its sockets vanish without a FIN, its store survives.
+    pub fn crash(&mut self, host: HostId) {
+        self.hosts[host].actor = None;
+        self.hosts[host].wake = None;
+        self.endpoints.retain(|_, e| e.host != host);
+    }
+
+    /// Restarts a crashed host from its store, optionally with another bootstrap list.
+    pub fn restart(&mut self, host: HostId, bootstrap: Option<Vec<HostId>>) {
+        self.start_node(host, bootstrap);
+    }
+
+    /// Resets one connection between `a` and `b`, if any: both sides see it close.
+    pub fn reset_connection(&mut self, a: HostId, b: HostId) -> bool {
+        let found = self
+            .endpoints
+            .iter()
+            .find(|(_, e)| e.host == a && e.peer_host == b)
+            .map(|(c, e)| (*c, e.peer_conn));
+        let Some((conn_a, conn_b)) = found else { return false };
+        self.endpoints.remove(&conn_a);
+        self.endpoints.remove(&conn_b);
+        let now = self.now;
+        self.schedule(now, SimEvent::Closed { host: a, conn: conn_a });
+        self.schedule(now, SimEvent::Closed { host: b, conn: conn_b });
+        true
+    }
+
+    // ----- application commands -----
+
+    /// Originates a chat line on `host`; returns its unique text.
+    pub fn chat(&mut self, host: HostId) -> String {
+        self.chat_counter += 1;
+        let text = format!("m{}", self.chat_counter);
+        let now = self.now;
+        if let Some(Actor::Node(node)) = &mut self.hosts[host].actor {
+            if node.broadcast_chat(now, "sim", &text).is_ok() {
+                self.metrics.originated.insert(text.clone(), (host, now));
+            }
+        }
+        self.drain(host);
+        text
+    }
+
+    // ----- running -----
+
+    /// Runs every event up to `until` (inclusive), then sets the clock to it.
+    pub fn run_until(&mut self, until: Instant) {
+        while let Some(Reverse((at, _, _))) = self.queue.peek() {
+            if *at > until {
+                break;
+            }
+            let Some(Reverse((at, _, event))) = self.queue.pop() else { break };
+            self.now = at;
+            self.step(event);
+        }
+        self.now = until;
+    }
+
+    /// Runs for `duration` of virtual time.
+    pub fn run_for(&mut self, duration: Duration) {
+        let until = self.now + duration;
+        self.run_until(until);
+    }
+
+    fn step(&mut self, event: SimEvent) {
+        self.steps += 1;
+        self.trace.feed_u64(self.now.as_nanos());
+        match event {
+            SimEvent::Wake(host) => {
+                if self.hosts[host].wake == Some(self.now) {
+                    self.hosts[host].wake = None;
+                    self.trace.feed_u64(host as u64);
+                    self.input(host, Input::Timeout);
+                }
+            }
+            SimEvent::Accept { host, conn, remote } => {
+                self.trace.feed(b"accept");
+                if self.endpoints.contains_key(&conn) {
+                    self.input(host, Input::Accepted { conn, remote_addr: &remote });
+                }
+            }
+            SimEvent::Connected { host, dial, conn } => {
+                self.trace.feed(b"connected");
+                if self.endpoints.contains_key(&conn) {
+                    self.input(host, Input::Connected { dial, conn });
+                } else {
+                    self.input(host, Input::DialFailed { dial });
+                }
+            }
+            SimEvent::DialFailed { host, dial } => {
+                self.trace.feed(b"dial-failed");
+                self.input(host, Input::DialFailed { dial });
+            }
+            SimEvent::Deliver { host, conn, data } => {
+                self.trace.feed(&data);
+                if self.endpoints.contains_key(&conn) {
+                    self.input(host, Input::Received { conn, data: &data });
+                }
+            }
+            SimEvent::Closed { host, conn } => {
+                self.trace.feed(b"closed");
+                self.endpoints.remove(&conn);
+                self.input(host, Input::Closed { conn });
+            }
+        }
+    }
+
+    fn input(&mut self, host: HostId, input: Input<'_>) {
+        let now = self.now;
+        match &mut self.hosts[host].actor {
+            Some(Actor::Node(node)) => node.handle_input(now, input),
+            Some(Actor::Adversary(adversary)) => adversary.handle_input(now, input),
+            None => return,
+        }
+        self.drain(host);
+    }
+
+    fn poll(&mut self, host: HostId) -> Option<Output> {
+        match &mut self.hosts[host].actor {
+            Some(Actor::Node(node)) => Some(node.poll_output()),
+            Some(Actor::Adversary(adversary)) => Some(adversary.poll_output()),
+            None => None,
+        }
+    }
+
+    /// Carries out every output of `host`.
+    fn drain(&mut self, host: HostId) {
+        while let Some(output) = self.poll(host) {
+            match output {
+                Output::Timeout(at) => {
+                    if let Some(at) = at {
+                        let at = at.max(self.now);
+                        if self.hosts[host].wake != Some(at) {
+                            self.hosts[host].wake = Some(at);
+                            self.schedule(at, SimEvent::Wake(host));
+                        }
+                    }
+                    return;
+                }
+                Output::Transmit { conn, data } => self.transmit(host, conn, data),
+                Output::Dial { dial, addr } => self.dial(host, dial, &addr),
+                Output::Close { conn } => self.close(conn),
+                Output::PersistPeer(record) => {
+                    self.hosts[host].store.insert(record.node_id, record);
+                }
+                Output::ForgetPeer(id) => {
+                    self.hosts[host].store.remove(&id);
+                }
+                Output::Event(event) => self.record_event(host, event),
+            }
+        }
+    }
+
+    fn record_event(&mut self, host: HostId, event: NodeEvent) {
+        if let NodeEvent::Chat { text, hop_count, .. } = &event {
+            let hops = 11u32.saturating_sub(*hop_count);
+            if !self.metrics.originated.contains_key(text) {
+                self.metrics.unexpected_deliveries += 1;
+            }
+            let per_host = self.metrics.deliveries.entry(text.clone()).or_default();
+            if per_host.insert(host, (self.now, hops)).is_some() {
+                self.metrics.duplicate_deliveries += 1;
+            }
+        }
+        self.hosts[host].events.push((self.now, event));
+    }
+
+    fn transmit(&mut self, host: HostId, conn: ConnId, data: Vec<u8>) {
+        *self.metrics.bytes_sent.entry(host).or_default() += data.len() as u64;
+        let latency = self.latency();
+        let transfer = self.network.transmission_time(data.len());
+        let now = self.now;
+        let Some(endpoint) = self.endpoints.get(&conn) else { return };
+        let (peer_host, peer_conn) = (endpoint.peer_host, endpoint.peer_conn);
+        let mut arrival = (now + latency).max(endpoint.last_arrival) + transfer;
+        if let Some(heal) = self.partitioned(host, peer_host) {
+            arrival = arrival.max(heal + latency);
+        }
+        if let Some(endpoint) = self.endpoints.get_mut(&conn) {
+            endpoint.last_arrival = arrival;
+        }
+        self.schedule(arrival, SimEvent::Deliver { host: peer_host, conn: peer_conn, data });
+    }
+
+    fn dial(&mut self, host: HostId, dial: DialId, addr: &str) {
+        let latency = self.latency();
+        let now = self.now;
+        let target = self.addresses.get(addr).copied();
+        let reachable =
+            target.filter(|t| self.hosts[*t].listening && self.hosts[*t].actor.is_some());
+        let Some(target) = reachable else {
+            let at = if target.is_some() { now + self.network.connect_timeout } else { now + latency * 2 };
+            self.schedule(at, SimEvent::DialFailed { host, dial });
+            return;
+        };
+        if self.partitioned(host, target).is_some() {
+            self.schedule(now + self.network.connect_timeout, SimEvent::DialFailed { host, dial });
+            return;
+        }
+        let local = ConnId(self.next_conn);
+        let remote = ConnId(self.next_conn + 1);
+        self.next_conn += 2;
+        let arrival = now + latency;
+        self.endpoints.insert(
+            local,
+            Endpoint { host, peer_host: target, peer_conn: remote, last_arrival: arrival },
+        );
+        self.endpoints.insert(
+            remote,
+            Endpoint { host: target, peer_host: host, peer_conn: local, last_arrival: arrival },
+        );
+        let ip = self.hosts[host].addr.split(':').next().unwrap_or_default().to_owned();
+        let remote_addr = format!("{ip}:{}", 50_000 + dial.0 % 10_000);
+        self.schedule(arrival, SimEvent::Accept { host: target, conn: remote, remote: remote_addr });
+        self.schedule(now + latency * 2, SimEvent::Connected { host, dial, conn: local });
+    }
+
+    fn close(&mut self, conn: ConnId) {
+        let Some(endpoint) = self.endpoints.remove(&conn) else { return };
+        if !self.endpoints.contains_key(&endpoint.peer_conn) {
+            return;
+        }
+        let latency = self.latency();
+        let mut at = (self.now + latency).max(endpoint.last_arrival);
+        if let Some(heal) = self.partitioned(endpoint.host, endpoint.peer_host) {
+            at = at.max(heal + latency);
+        }
+        self.schedule(at, SimEvent::Closed { host: endpoint.peer_host, conn: endpoint.peer_conn });
+    }
+
+    // ----- reports -----
+
+    /// Delivery, hops, latency, copies, bytes and connection figures over `receivers`.
+    pub fn report(&self, receivers: &[HostId]) -> Report {
+        let mut report = self.metrics.delivery(receivers);
+        let mut copies = 0u64;
+        let mut received = 0u64;
+        let mut conns = Vec::new();
+        let mut bytes = 0u64;
+        for &h in receivers {
+            if let Some(node) = self.hosts[h].node() {
+                let stats = node.gossip_stats();
+                copies += stats.received + stats.duplicates;
+                received += stats.received;
+                conns.push(node.peer_count());
+            }
+            bytes += self.metrics.bytes_sent.get(&h).copied().unwrap_or(0);
+        }
+        report.copies_per_node = copies as f64 / received.max(1) as f64;
+        report.bytes_per_node = bytes as f64 / receivers.len().max(1) as f64;
+        let avg = conns.iter().sum::<usize>() as f64 / conns.len().max(1) as f64;
+        report.connections = (
+            avg,
+            conns.iter().copied().min().unwrap_or(0),
+            conns.iter().copied().max().unwrap_or(0),
+        );
+        report
+    }
+
+    /// Admitted peers of every running honest node, by host.
+    pub fn peer_counts(&self) -> Vec<usize> {
+        self.hosts.iter().map(|h| h.node().map_or(0, Node::peer_count)).collect()
+    }
+}

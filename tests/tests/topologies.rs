@@ -1,0 +1,150 @@
+//! Topologies of the reference test suite, run in the simulator: star, outbound-only bridge,
+//! bootstrap chain to full mesh, full-mesh gossip with exactly-once delivery.
+
+use std::time::Duration;
+
+use micelio_core::node::NodeConfig;
+use micelio_sim::{HostId, NetworkConfig, NodeSpec, Sim, seed_from_env};
+
+fn quick_discovery() -> NodeConfig {
+    NodeConfig {
+        exchange_interval: Duration::from_secs(1),
+        discovery_interval: Duration::from_secs(1),
+        ..NodeConfig::default()
+    }
+}
+
+fn no_discovery() -> NodeConfig {
+    NodeConfig {
+        exchange_interval: Duration::from_secs(3600),
+        discovery_interval: Duration::from_secs(3600),
+        ..NodeConfig::default()
+    }
+}
+
+fn spec(bootstrap: Vec<HostId>, config: &NodeConfig) -> NodeSpec {
+    NodeSpec::listening(bootstrap).with_config(config.clone())
+}
+
+#[test]
+fn ten_node_star_relays_through_the_centre() {
+    let mut sim = Sim::new(seed_from_env(1), NetworkConfig::default());
+    let config = no_discovery();
+    let centre = sim.add_node(spec(vec![], &config));
+    let spokes: Vec<HostId> = (0..9).map(|_| sim.add_node(spec(vec![centre], &config))).collect();
+    sim.run_for(Duration::from_secs(5));
+    assert_eq!(sim.hosts[centre].node().unwrap().peer_count(), 9);
+    for &s in &spokes {
+        assert_eq!(sim.hosts[s].node().unwrap().peer_count(), 1);
+    }
+
+    let from_centre = sim.chat(centre);
+    let from_spoke = sim.chat(spokes[0]);
+    sim.run_for(Duration::from_secs(2));
+    for &s in &spokes {
+        assert!(sim.hosts[s].chats().contains(&from_centre), "spoke {s} missed the centre");
+    }
+    assert!(sim.hosts[centre].chats().contains(&from_spoke));
+    let relayed = spokes[1..].iter().filter(|&&s| sim.hosts[s].chats().contains(&from_spoke)).count();
+    assert!(relayed >= 1, "a spoke's message reaches another spoke through the centre");
+    assert_eq!(sim.metrics.duplicate_deliveries, 0);
+}
+
+#[test]
+fn outbound_only_bridge_joins_two_networks() {
+    let mut sim = Sim::new(seed_from_env(2), NetworkConfig::default());
+    let config = no_discovery();
+    let centre_a = sim.add_node(spec(vec![], &config));
+    let spokes_a: Vec<HostId> = (0..2).map(|_| sim.add_node(spec(vec![centre_a], &config))).collect();
+    let centre_b = sim.add_node(spec(vec![], &config));
+    let spokes_b: Vec<HostId> = (0..2).map(|_| sim.add_node(spec(vec![centre_b], &config))).collect();
+    let bridge = sim.add_node(NodeSpec::outbound_only(vec![centre_a, centre_b]).with_config(config));
+    sim.run_for(Duration::from_secs(5));
+    let bridge_node = sim.hosts[bridge].node().unwrap();
+    assert_eq!(bridge_node.peer_count(), 2);
+    assert!(bridge_node.config().advertised_addr.is_empty());
+
+    let from_bridge = sim.chat(bridge);
+    let from_centre = sim.chat(centre_a);
+    let from_spoke = sim.chat(spokes_a[0]);
+    sim.run_for(Duration::from_secs(2));
+    for host in [centre_a, centre_b] {
+        assert!(sim.hosts[host].chats().contains(&from_bridge));
+    }
+    for &host in spokes_a.iter().chain([bridge, centre_b].iter()) {
+        assert!(sim.hosts[host].chats().contains(&from_centre), "host {host}");
+    }
+    for host in [centre_a, bridge, centre_b] {
+        assert!(sim.hosts[host].chats().contains(&from_spoke), "host {host}");
+    }
+    // The bridge is never propagated: nobody knows an address for it.
+    let bridge_id = sim.node_id(bridge);
+    for host in [centre_a, centre_b] {
+        let record = sim.hosts[host].node().unwrap().known_peers().find(|r| r.node_id == bridge_id);
+        assert!(record.is_some_and(|r| !r.reachable && r.addr.is_empty()));
+    }
+    let _ = spokes_b;
+}
+
+#[test]
+fn five_node_bootstrap_chain_becomes_a_full_mesh() {
+    let mut sim = Sim::new(seed_from_env(3), NetworkConfig::default());
+    let config = quick_discovery();
+    let mut hosts = vec![sim.add_node(spec(vec![], &config))];
+    for i in 1..5 {
+        hosts.push(sim.add_node(spec(vec![hosts[i - 1]], &config)));
+    }
+    sim.run_for(Duration::from_secs(30));
+    for &h in &hosts {
+        assert_eq!(sim.hosts[h].node().unwrap().peer_count(), 4, "host {h} not fully meshed");
+    }
+    let text = sim.chat(hosts[0]);
+    sim.run_for(Duration::from_secs(2));
+    for &h in &hosts[1..] {
+        assert_eq!(sim.hosts[h].chats().iter().filter(|t| **t == text).count(), 1);
+    }
+}
+
+#[test]
+fn four_node_full_mesh_delivers_every_message_exactly_once() {
+    let mut sim = Sim::new(seed_from_env(4), NetworkConfig::default());
+    let config = no_discovery();
+    let a = sim.add_node(spec(vec![], &config));
+    let b = sim.add_node(spec(vec![a], &config));
+    let c = sim.add_node(spec(vec![a, b], &config));
+    let d = sim.add_node(spec(vec![a, b, c], &config));
+    let hosts = [a, b, c, d];
+    sim.run_for(Duration::from_secs(5));
+    for &h in &hosts {
+        assert_eq!(sim.hosts[h].node().unwrap().peer_count(), 3);
+    }
+    let mut texts = Vec::new();
+    for round in 0..5 {
+        for &h in &hosts {
+            texts.push((h, sim.chat(h)));
+        }
+        sim.run_for(Duration::from_millis(300 + round * 100));
+    }
+    sim.run_for(Duration::from_secs(2));
+    for &h in &hosts {
+        let chats = sim.hosts[h].chats();
+        for (origin, text) in &texts {
+            let copies = chats.iter().filter(|t| *t == text).count();
+            assert_eq!(copies, usize::from(*origin != h), "host {h} text {text}");
+        }
+    }
+    assert_eq!(sim.metrics.duplicate_deliveries, 0);
+}
+
+#[test]
+fn three_node_mesh_through_one_bootstrap() {
+    let mut sim = Sim::new(seed_from_env(5), NetworkConfig::default());
+    let config = quick_discovery();
+    let b = sim.add_node(spec(vec![], &config));
+    let a = sim.add_node(spec(vec![b], &config));
+    let c = sim.add_node(spec(vec![b], &config));
+    sim.run_for(Duration::from_secs(30));
+    for h in [a, b, c] {
+        assert_eq!(sim.hosts[h].node().unwrap().peer_count(), 2);
+    }
+}
