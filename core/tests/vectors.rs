@@ -91,11 +91,16 @@ fn assert_identity(v: &Value, seed_key: &str, public_key: &str, x_private: &str,
     let node_id = text(&v["node_id"]);
     assert_eq!(identity.public_key().to_vec(), bytes(&v[public_key]));
     assert_eq!(identity.node_id().as_str(), node_id);
-    assert_eq!(NodeId::from_public_key(identity.public_key()).as_str(), node_id);
+    assert_eq!(
+        NodeId::from_public_key(identity.public_key()).as_str(),
+        node_id
+    );
     assert_eq!(identity.x25519_private().to_vec(), bytes(&v[x_private]));
     assert_eq!(identity.x25519_public().to_vec(), bytes(&v[x_public]));
     assert_eq!(
-        x25519_public_from_ed25519(identity.public_key()).unwrap().to_vec(),
+        x25519_public_from_ed25519(identity.public_key())
+            .unwrap()
+            .to_vec(),
         bytes(&v[x_public])
     );
     assert_eq!(identity.seed().to_vec(), bytes(&v[seed_key]));
@@ -118,21 +123,33 @@ fn identities_match_reference_vectors() {
         let mut go_private = identity.seed().to_vec();
         go_private.extend_from_slice(identity.public_key());
         assert_eq!(go_private, bytes(&n["ed25519_private_key_hex"]));
-        assert_eq!(bytes(&n["x25519_public_from_private"]), bytes(&n["x25519_public_key_hex"]));
+        assert_eq!(
+            bytes(&n["x25519_public_from_private"]),
+            bytes(&n["x25519_public_key_hex"])
+        );
     }
     // The stored X25519 private key is unclamped; clamping it gives the scalar X25519 uses.
     let mut clamped = node_a().x25519_private().to_owned();
     clamped[0] &= 248;
     clamped[31] &= 127;
     clamped[31] |= 64;
-    assert_eq!(clamped.to_vec(), bytes(&v["x25519_notes"]["node_a_x25519_private_clamped_hex"]));
+    assert_eq!(
+        clamped.to_vec(),
+        bytes(&v["x25519_notes"]["node_a_x25519_private_clamped_hex"])
+    );
 }
 
 #[test]
 fn identities_match_appendix_a() {
     let v = appendix();
     for name in ["identity_a", "identity_b"] {
-        assert_identity(&v[name], "seed", "ed25519_public", "x25519_private", "x25519_public");
+        assert_identity(
+            &v[name],
+            "seed",
+            "ed25519_public",
+            "x25519_private",
+            "x25519_public",
+        );
     }
 }
 
@@ -142,13 +159,20 @@ fn x25519_conversion_edge_cases() {
     // The identity point (y = 1) converts to 32 zero bytes.
     let mut identity_point = [0u8; 32];
     identity_point[0] = 1;
-    assert_eq!(x25519_public_from_ed25519(&identity_point).unwrap(), [0u8; 32]);
+    assert_eq!(
+        x25519_public_from_ed25519(&identity_point).unwrap(),
+        [0u8; 32]
+    );
 }
 
 /// Checks signed bytes, signature, serialized envelope and frame of one reference envelope
 /// built by our code from its fields.
 fn assert_envelope(v: &Value, built: &Envelope) {
-    assert_eq!(envelope::signed_bytes(built), bytes(&v["signed_data_hex"]), "signed bytes");
+    assert_eq!(
+        envelope::signed_bytes(built),
+        bytes(&v["signed_data_hex"]),
+        "signed bytes"
+    );
     assert_eq!(built.signature, bytes(&v["signature_hex"]), "signature");
     let encoded = proto::encode(built);
     assert_eq!(encoded, bytes(&v["envelope_hex"]), "serialized envelope");
@@ -157,7 +181,10 @@ fn assert_envelope(v: &Value, built: &Envelope) {
     assert_eq!(framed, bytes(&v["frame_hex"]), "frame");
     let decoded: Envelope = proto::decode(&encoded).unwrap();
     assert_eq!(&decoded, built);
-    assert_eq!(envelope::verify(&decoded, &bytes(&v_pubkey(v))).is_ok(), v["verifies"] == true);
+    assert_eq!(
+        envelope::verify(&decoded, &bytes(&v_pubkey(v))).is_ok(),
+        v["verifies"] == true
+    );
 }
 
 /// The public key a vector's envelope verifies with: its sender's key.
@@ -171,7 +198,11 @@ fn v_pubkey(v: &Value) -> Value {
 }
 
 fn identity_of(sender_id: &Value) -> Identity {
-    if *sender_id == reference()["node_a"]["node_id"] { node_a() } else { node_b() }
+    if *sender_id == reference()["node_a"]["node_id"] {
+        node_a()
+    } else {
+        node_b()
+    }
 }
 
 #[test]
@@ -218,7 +249,11 @@ fn peer_hello_and_ack_match_reference() {
     ] {
         let v = &r[name];
         let hello = hello_from(&v[inner]);
-        assert_eq!(proto::encode(&hello), bytes(&v["payload_hex"]), "{name} payload");
+        assert_eq!(
+            proto::encode(&hello),
+            bytes(&v["payload_hex"]),
+            "{name} payload"
+        );
         let identity = identity_of(&v["sender_id"]);
         // Our own hello builder produces the same payload from the node's settings.
         let ours = envelope::local_hello(&identity, hello.tags.clone(), hello.listen_addr.clone());
@@ -248,8 +283,11 @@ fn peer_exchange_matches_reference() {
         .collect();
     let exchange = PeerExchange { peers };
     assert_eq!(proto::encode(&exchange), bytes(&v["payload_hex"]));
-    let built =
-        envelope::peer_exchange(&identity_of(&v["sender_id"]), text(&v["message_id"]), &exchange);
+    let built = envelope::peer_exchange(
+        &identity_of(&v["sender_id"]),
+        text(&v["message_id"]),
+        &exchange,
+    );
     assert_eq!(built.msg_type, msg_type::PEER_EXCHANGE);
     assert_envelope(v, &built);
 }
@@ -292,11 +330,19 @@ fn appendix_a_chat_envelope() {
     let mut relayed = built.clone();
     relayed.hop_count = 9;
     let relayed_bytes = proto::encode(&relayed);
-    let diff: Vec<usize> =
-        (0..encoded.len()).filter(|&i| encoded[i] != relayed_bytes[i]).collect();
+    let diff: Vec<usize> = (0..encoded.len())
+        .filter(|&i| encoded[i] != relayed_bytes[i])
+        .collect();
     assert_eq!(relayed_bytes.len(), encoded.len());
     assert_eq!(diff.len(), 1);
-    assert_eq!((encoded[diff[0] - 1], encoded[diff[0]], relayed_bytes[diff[0]]), (0x20, 0x0a, 0x09));
+    assert_eq!(
+        (
+            encoded[diff[0] - 1],
+            encoded[diff[0]],
+            relayed_bytes[diff[0]]
+        ),
+        (0x20, 0x0a, 0x09)
+    );
     assert!(envelope::verify(&relayed, identity.public_key()).is_ok());
 }
 
@@ -330,7 +376,10 @@ fn appendix_a_hellos_and_exchange() {
 
     let outbound_only = envelope::local_hello(&b, Vec::new(), String::new());
     assert!(!outbound_only.reachable);
-    assert_eq!(proto::encode(&outbound_only), bytes(&v["peer_hello_b_outbound_only"]["payload"]));
+    assert_eq!(
+        proto::encode(&outbound_only),
+        bytes(&v["peer_hello_b_outbound_only"]["payload"])
+    );
 
     let x = &v["peer_exchange_a"];
     let exchange = PeerExchange {
@@ -355,10 +404,18 @@ fn appendix_a_noise_transcript() {
     let n = &v["noise_xx"];
     let a = Identity::from_seed(&seed(&v["identity_a"]["seed"]));
     let b = Identity::from_seed(&seed(&v["identity_b"]["seed"]));
-    let mut init =
-        Handshake::new(true, a.x25519_private(), seed(&n["initiator_ephemeral_private"])).unwrap();
-    let mut resp =
-        Handshake::new(false, b.x25519_private(), seed(&n["responder_ephemeral_private"])).unwrap();
+    let mut init = Handshake::new(
+        true,
+        a.x25519_private(),
+        seed(&n["initiator_ephemeral_private"]),
+    )
+    .unwrap();
+    let mut resp = Handshake::new(
+        false,
+        b.x25519_private(),
+        seed(&n["responder_ephemeral_private"]),
+    )
+    .unwrap();
     let mut wire = Vec::new();
     init.write_message(&mut wire).unwrap();
     assert_eq!(wire[..2], [0x00, 0x20]);
@@ -391,7 +448,11 @@ fn appendix_a_noise_transcript() {
         (true, "initiator_counter1"),
         (false, "responder_counter0"),
     ] {
-        let transport = if initiator { &mut i.transport } else { &mut r.transport };
+        let transport = if initiator {
+            &mut i.transport
+        } else {
+            &mut r.transport
+        };
         let record = transport.encrypt_record(&keepalive).unwrap();
         assert_eq!(record[..4], [0, 0, 0, 0x1a]);
         assert_eq!(record[4..].to_vec(), bytes(&n[expected]), "{expected}");
@@ -411,18 +472,48 @@ fn connection_pair_reproduces_reference_transcript() {
 
     let hello_a = &v["peer_hello"]["peer_hello"];
     let local_a = LocalHello {
-        tags: hello_a["tags"].as_array().unwrap().iter().map(text).collect(),
+        tags: hello_a["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(text)
+            .collect(),
         listen_addr: text(&hello_a["listen_addr"]),
     };
     let hello_b = &v["peer_hello_ack"]["peer_hello_ack"];
     let local_b = LocalHello {
-        tags: hello_b["tags"].as_array().unwrap().iter().map(text).collect(),
+        tags: hello_b["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(text)
+            .collect(),
         listen_addr: text(&hello_b["listen_addr"]),
     };
-    let mut rng_a = ScriptedRng::new(&[&bytes(&n["initiator_ephemeral_private_hex"]), &uuid_bytes(2)]);
-    let mut rng_b = ScriptedRng::new(&[&bytes(&n["responder_ephemeral_private_hex"]), &uuid_bytes(3)]);
-    let mut a = Connection::new(Role::Initiator, config.clone(), &node_a(), local_a, start, &mut rng_a);
-    let mut b = Connection::new(Role::Responder, config, &node_b(), local_b, start, &mut rng_b);
+    let mut rng_a = ScriptedRng::new(&[
+        &bytes(&n["initiator_ephemeral_private_hex"]),
+        &uuid_bytes(2),
+    ]);
+    let mut rng_b = ScriptedRng::new(&[
+        &bytes(&n["responder_ephemeral_private_hex"]),
+        &uuid_bytes(3),
+    ]);
+    let mut a = Connection::new(
+        Role::Initiator,
+        config.clone(),
+        &node_a(),
+        local_a,
+        start,
+        &mut rng_a,
+    );
+    let mut b = Connection::new(
+        Role::Responder,
+        config,
+        &node_b(),
+        local_b,
+        start,
+        &mut rng_b,
+    );
 
     let step = |from: &mut Connection, to: &mut Connection, expected: &[Vec<u8>]| {
         for want in expected {
@@ -434,7 +525,11 @@ fn connection_pair_reproduces_reference_transcript() {
     };
     step(&mut a, &mut b, &[bytes(&n["msg1_wire_hex"])]);
     step(&mut b, &mut a, &[bytes(&n["msg2_wire_hex"])]);
-    step(&mut a, &mut b, &[bytes(&n["msg3_wire_hex"]), bytes(&t[0]["wire_hex"])]);
+    step(
+        &mut a,
+        &mut b,
+        &[bytes(&n["msg3_wire_hex"]), bytes(&t[0]["wire_hex"])],
+    );
     step(&mut b, &mut a, &[bytes(&t[1]["wire_hex"])]);
 
     let established = |c: &mut Connection| {
@@ -452,7 +547,10 @@ fn connection_pair_reproduces_reference_transcript() {
     let later = start + std::time::Duration::from_secs(20);
     assert_eq!(a.poll_timeout(), Some(later));
     a.handle_timeout(later);
-    assert_eq!(t[2]["plaintext_hex"], hex::encode(bytes(&v["keepalive"]["frame_hex"])));
+    assert_eq!(
+        t[2]["plaintext_hex"],
+        hex::encode(bytes(&v["keepalive"]["frame_hex"]))
+    );
     let record = a.poll_transmit().expect("keepalive record");
     assert_eq!(hex::encode(record), text(&t[2]["wire_hex"]));
 }

@@ -12,7 +12,9 @@ extern crate alloc;
 #[rustfmt::skip]
 mod generated;
 
-pub use generated::micelio::{ChatMessage, Envelope, PeerExchange, PeerHello, PeerHelloAck, PeerInfo};
+pub use generated::micelio::{
+    ChatMessage, Envelope, PeerExchange, PeerHello, PeerHelloAck, PeerInfo,
+};
 pub use quick_protobuf::Error as DecodeError;
 
 use alloc::vec::Vec;

@@ -6,7 +6,10 @@ use proptest::prelude::*;
 #[test]
 fn defaults_are_omitted_and_fields_are_in_number_order() {
     assert!(encode(&Envelope::default()).is_empty());
-    let e = Envelope { msg_type: 5, ..Envelope::default() };
+    let e = Envelope {
+        msg_type: 5,
+        ..Envelope::default()
+    };
     assert_eq!(encode(&e), [0x28, 0x05]);
     let e = Envelope {
         message_id: "m".into(),
@@ -36,14 +39,24 @@ fn unknown_fields_are_skipped_and_last_singular_value_wins() {
 fn repeated_fields_round_trip_unpacked() {
     let x = PeerExchange {
         peers: vec![
-            PeerInfo { node_id: "a".into(), ..PeerInfo::default() },
-            PeerInfo { addr: "h:1".into(), reachable: true, ..PeerInfo::default() },
+            PeerInfo {
+                node_id: "a".into(),
+                ..PeerInfo::default()
+            },
+            PeerInfo {
+                addr: "h:1".into(),
+                reachable: true,
+                ..PeerInfo::default()
+            },
         ],
     };
     let bytes = encode(&x);
     assert_eq!(bytes[0], 0x0a);
     assert_eq!(decode::<PeerExchange>(&bytes).unwrap(), x);
-    let h = PeerHello { tags: vec!["x".into(), "y".into()], ..PeerHello::default() };
+    let h = PeerHello {
+        tags: vec!["x".into(), "y".into()],
+        ..PeerHello::default()
+    };
     assert_eq!(encode(&h), [0x1a, 1, b'x', 0x1a, 1, b'y']);
 }
 

@@ -11,7 +11,7 @@ fn generate_into(dir: &std::path::Path) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let schema = root.join("micelio.proto");
     let out = dir.to_path_buf();
-    let configs = ConfigBuilder::new(&[schema.clone()], None, Some(&out), &[root.clone()])
+    let configs = ConfigBuilder::new(&[schema], None, Some(&out), &[root])
         .expect("valid pb-rs configuration")
         .single_module(true)
         .dont_use_cow(true)

@@ -72,7 +72,10 @@ impl Adversary {
 
     /// Number of connections whose hello exchange succeeded.
     pub fn established(&self) -> usize {
-        self.connections.values().filter(|c| c.is_established()).count()
+        self.connections
+            .values()
+            .filter(|c| c.is_established())
+            .count()
     }
 
     /// Processes one network input.
@@ -80,8 +83,10 @@ impl Adversary {
         match input {
             Input::Connected { dial, conn } => {
                 if self.dials.remove(&dial).is_some() {
-                    let hello =
-                        LocalHello { tags: Vec::new(), listen_addr: self.announced_addr.clone() };
+                    let hello = LocalHello {
+                        tags: Vec::new(),
+                        listen_addr: self.announced_addr.clone(),
+                    };
                     let c = Connection::new(
                         Role::Initiator,
                         ConnectionConfig::default(),
@@ -142,7 +147,11 @@ impl Adversary {
         if !self.outputs.is_empty() {
             return self.outputs.remove(0);
         }
-        let next = self.connections.values().filter_map(|c| c.poll_timeout()).min();
+        let next = self
+            .connections
+            .values()
+            .filter_map(|c| c.poll_timeout())
+            .min();
         Output::Timeout(next)
     }
 }

@@ -35,12 +35,20 @@ pub struct NodeSpec {
 impl NodeSpec {
     /// A listening node with the default configuration and the given bootstrap hosts.
     pub fn listening(bootstrap: Vec<HostId>) -> Self {
-        NodeSpec { listening: true, bootstrap, config: NodeConfig::default() }
+        NodeSpec {
+            listening: true,
+            bootstrap,
+            config: NodeConfig::default(),
+        }
     }
 
     /// An outbound-only node dialing the given hosts.
     pub fn outbound_only(bootstrap: Vec<HostId>) -> Self {
-        NodeSpec { listening: false, bootstrap, config: NodeConfig::default() }
+        NodeSpec {
+            listening: false,
+            bootstrap,
+            config: NodeConfig::default(),
+        }
     }
 
     /// Replaces the configuration (bootstrap, address and listening are still filled in).
@@ -101,11 +109,29 @@ impl Host {
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum SimEvent {
     Wake(HostId),
-    Accept { host: HostId, conn: ConnId, remote: String },
-    Connected { host: HostId, dial: DialId, conn: ConnId },
-    DialFailed { host: HostId, dial: DialId },
-    Deliver { host: HostId, conn: ConnId, data: Vec<u8> },
-    Closed { host: HostId, conn: ConnId },
+    Accept {
+        host: HostId,
+        conn: ConnId,
+        remote: String,
+    },
+    Connected {
+        host: HostId,
+        dial: DialId,
+        conn: ConnId,
+    },
+    DialFailed {
+        host: HostId,
+        dial: DialId,
+    },
+    Deliver {
+        host: HostId,
+        conn: ConnId,
+        data: Vec<u8>,
+    },
+    Closed {
+        host: HostId,
+        conn: ConnId,
+    },
 }
 
 /// One direction of a simulated TCP connection.
@@ -170,7 +196,12 @@ impl Sim {
     }
 
     fn host_addr(id: HostId) -> String {
-        format!("10.{}.{}.{}:4000", (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff)
+        format!(
+            "10.{}.{}.{}:4000",
+            (id >> 16) & 0xff,
+            (id >> 8) & 0xff,
+            id & 0xff
+        )
     }
 
     fn random_seed(&mut self) -> [u8; 32] {
@@ -204,7 +235,10 @@ impl Sim {
         let id = self.hosts.len();
         let identity_seed = self.random_seed();
         let rng = ChaCha20Rng::from_seed(self.random_seed());
-        let addrs = targets.iter().map(|t| self.hosts[*t].addr.clone()).collect();
+        let addrs = targets
+            .iter()
+            .map(|t| self.hosts[*t].addr.clone())
+            .collect();
         let mut adversary = Adversary::new(Identity::from_seed(&identity_seed), rng, addrs);
         adversary.announced_addr = announced_addr.to_owned();
         adversary.start();
@@ -225,13 +259,18 @@ impl Sim {
     /// (Re)starts the node of `host` with its identity and stored peer table; `bootstrap`
     /// overrides the spec's bootstrap hosts.
     fn start_node(&mut self, host: HostId, bootstrap: Option<Vec<HostId>>) {
-        let Some(spec) = self.hosts[host].spec.clone() else { return };
+        let Some(spec) = self.hosts[host].spec.clone() else {
+            return;
+        };
         let mut config = spec.config.clone();
         let targets = bootstrap.unwrap_or(spec.bootstrap.clone());
         config.bootstrap = targets.iter().map(|t| Self::host_addr(*t)).collect();
         config.listening = spec.listening;
-        config.advertised_addr =
-            if spec.listening { self.hosts[host].addr.clone() } else { String::new() };
+        config.advertised_addr = if spec.listening {
+            self.hosts[host].addr.clone()
+        } else {
+            String::new()
+        };
         let seed = self.random_seed();
         let identity = Identity::from_seed(&self.hosts[host].identity_seed);
         let unix = UNIX_EPOCH_AT_START + self.now.as_nanos() as i64 / 1_000_000_000;
@@ -273,7 +312,11 @@ impl Sim {
         let min = self.network.min_latency.as_nanos() as u64;
         let max = self.network.max_latency.as_nanos() as u64;
         let span = max.saturating_sub(min);
-        let jitter = if span == 0 { 0 } else { self.rng.next_u64() % (span + 1) };
+        let jitter = if span == 0 {
+            0
+        } else {
+            self.rng.next_u64() % (span + 1)
+        };
         Duration::from_nanos(min + jitter)
     }
 
@@ -309,12 +352,26 @@ impl Sim {
             .iter()
             .find(|(_, e)| e.host == a && e.peer_host == b)
             .map(|(c, e)| (*c, e.peer_conn));
-        let Some((conn_a, conn_b)) = found else { return false };
+        let Some((conn_a, conn_b)) = found else {
+            return false;
+        };
         self.endpoints.remove(&conn_a);
         self.endpoints.remove(&conn_b);
         let now = self.now;
-        self.schedule(now, SimEvent::Closed { host: a, conn: conn_a });
-        self.schedule(now, SimEvent::Closed { host: b, conn: conn_b });
+        self.schedule(
+            now,
+            SimEvent::Closed {
+                host: a,
+                conn: conn_a,
+            },
+        );
+        self.schedule(
+            now,
+            SimEvent::Closed {
+                host: b,
+                conn: conn_b,
+            },
+        );
         true
     }
 
@@ -342,7 +399,9 @@ impl Sim {
             if *at > until {
                 break;
             }
-            let Some(Reverse((at, _, event))) = self.queue.pop() else { break };
+            let Some(Reverse((at, _, event))) = self.queue.pop() else {
+                break;
+            };
             self.now = at;
             self.step(event);
         }
@@ -369,7 +428,13 @@ impl Sim {
             SimEvent::Accept { host, conn, remote } => {
                 self.trace.feed(b"accept");
                 if self.endpoints.contains_key(&conn) {
-                    self.input(host, Input::Accepted { conn, remote_addr: &remote });
+                    self.input(
+                        host,
+                        Input::Accepted {
+                            conn,
+                            remote_addr: &remote,
+                        },
+                    );
                 }
             }
             SimEvent::Connected { host, dial, conn } => {
@@ -445,7 +510,10 @@ impl Sim {
     }
 
     fn record_event(&mut self, host: HostId, event: NodeEvent) {
-        if let NodeEvent::Chat { text, hop_count, .. } = &event {
+        if let NodeEvent::Chat {
+            text, hop_count, ..
+        } = &event
+        {
             let hops = 11u32.saturating_sub(*hop_count);
             if !self.metrics.originated.contains_key(text) {
                 self.metrics.unexpected_deliveries += 1;
@@ -463,7 +531,9 @@ impl Sim {
         let latency = self.latency();
         let transfer = self.network.transmission_time(data.len());
         let now = self.now;
-        let Some(endpoint) = self.endpoints.get(&conn) else { return };
+        let Some(endpoint) = self.endpoints.get(&conn) else {
+            return;
+        };
         let (peer_host, peer_conn) = (endpoint.peer_host, endpoint.peer_conn);
         let mut arrival = (now + latency).max(endpoint.last_arrival) + transfer;
         if let Some(heal) = self.partitioned(host, peer_host) {
@@ -472,7 +542,14 @@ impl Sim {
         if let Some(endpoint) = self.endpoints.get_mut(&conn) {
             endpoint.last_arrival = arrival;
         }
-        self.schedule(arrival, SimEvent::Deliver { host: peer_host, conn: peer_conn, data });
+        self.schedule(
+            arrival,
+            SimEvent::Deliver {
+                host: peer_host,
+                conn: peer_conn,
+                data,
+            },
+        );
     }
 
     fn dial(&mut self, host: HostId, dial: DialId, addr: &str) {
@@ -482,12 +559,19 @@ impl Sim {
         let reachable =
             target.filter(|t| self.hosts[*t].listening && self.hosts[*t].actor.is_some());
         let Some(target) = reachable else {
-            let at = if target.is_some() { now + self.network.connect_timeout } else { now + latency * 2 };
+            let at = if target.is_some() {
+                now + self.network.connect_timeout
+            } else {
+                now + latency * 2
+            };
             self.schedule(at, SimEvent::DialFailed { host, dial });
             return;
         };
         if self.partitioned(host, target).is_some() {
-            self.schedule(now + self.network.connect_timeout, SimEvent::DialFailed { host, dial });
+            self.schedule(
+                now + self.network.connect_timeout,
+                SimEvent::DialFailed { host, dial },
+            );
             return;
         }
         let local = ConnId(self.next_conn);
@@ -496,20 +580,51 @@ impl Sim {
         let arrival = now + latency;
         self.endpoints.insert(
             local,
-            Endpoint { host, peer_host: target, peer_conn: remote, last_arrival: arrival },
+            Endpoint {
+                host,
+                peer_host: target,
+                peer_conn: remote,
+                last_arrival: arrival,
+            },
         );
         self.endpoints.insert(
             remote,
-            Endpoint { host: target, peer_host: host, peer_conn: local, last_arrival: arrival },
+            Endpoint {
+                host: target,
+                peer_host: host,
+                peer_conn: local,
+                last_arrival: arrival,
+            },
         );
-        let ip = self.hosts[host].addr.split(':').next().unwrap_or_default().to_owned();
+        let ip = self.hosts[host]
+            .addr
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         let remote_addr = format!("{ip}:{}", 50_000 + dial.0 % 10_000);
-        self.schedule(arrival, SimEvent::Accept { host: target, conn: remote, remote: remote_addr });
-        self.schedule(now + latency * 2, SimEvent::Connected { host, dial, conn: local });
+        self.schedule(
+            arrival,
+            SimEvent::Accept {
+                host: target,
+                conn: remote,
+                remote: remote_addr,
+            },
+        );
+        self.schedule(
+            now + latency * 2,
+            SimEvent::Connected {
+                host,
+                dial,
+                conn: local,
+            },
+        );
     }
 
     fn close(&mut self, conn: ConnId) {
-        let Some(endpoint) = self.endpoints.remove(&conn) else { return };
+        let Some(endpoint) = self.endpoints.remove(&conn) else {
+            return;
+        };
         if !self.endpoints.contains_key(&endpoint.peer_conn) {
             return;
         }
@@ -518,7 +633,13 @@ impl Sim {
         if let Some(heal) = self.partitioned(endpoint.host, endpoint.peer_host) {
             at = at.max(heal + latency);
         }
-        self.schedule(at, SimEvent::Closed { host: endpoint.peer_host, conn: endpoint.peer_conn });
+        self.schedule(
+            at,
+            SimEvent::Closed {
+                host: endpoint.peer_host,
+                conn: endpoint.peer_conn,
+            },
+        );
     }
 
     // ----- reports -----
@@ -552,6 +673,9 @@ impl Sim {
 
     /// Admitted peers of every running honest node, by host.
     pub fn peer_counts(&self) -> Vec<usize> {
-        self.hosts.iter().map(|h| h.node().map_or(0, Node::peer_count)).collect()
+        self.hosts
+            .iter()
+            .map(|h| h.node().map_or(0, Node::peer_count))
+            .collect()
     }
 }

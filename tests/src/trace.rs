@@ -1,6 +1,7 @@
 //! A running fingerprint of every simulated event, to prove two runs were identical.
 
-/// FNV-1a (64-bit) over everything fed to it; cheap enough to hash every transmitted byte.
+/// An FNV-1a style (64-bit, word at a time) fingerprint of everything fed to it; cheap enough
+/// to hash every transmitted byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceHash(u64);
 
@@ -13,10 +14,19 @@ impl Default for TraceHash {
 impl TraceHash {
     /// Mixes `bytes` into the fingerprint.
     pub fn feed(&mut self, bytes: &[u8]) {
-        for &b in bytes {
+        // Eight bytes per multiply: the same avalanche per word, eight times fewer steps.
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(word);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+        for &b in chunks.remainder() {
             self.0 ^= u64::from(b);
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
+        self.0 ^= bytes.len() as u64;
     }
 
     /// Mixes a number into the fingerprint.

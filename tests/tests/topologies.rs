@@ -31,7 +31,9 @@ fn ten_node_star_relays_through_the_centre() {
     let mut sim = Sim::new(seed_from_env(1), NetworkConfig::default());
     let config = no_discovery();
     let centre = sim.add_node(spec(vec![], &config));
-    let spokes: Vec<HostId> = (0..9).map(|_| sim.add_node(spec(vec![centre], &config))).collect();
+    let spokes: Vec<HostId> = (0..9)
+        .map(|_| sim.add_node(spec(vec![centre], &config)))
+        .collect();
     sim.run_for(Duration::from_secs(5));
     assert_eq!(sim.hosts[centre].node().unwrap().peer_count(), 9);
     for &s in &spokes {
@@ -42,11 +44,20 @@ fn ten_node_star_relays_through_the_centre() {
     let from_spoke = sim.chat(spokes[0]);
     sim.run_for(Duration::from_secs(2));
     for &s in &spokes {
-        assert!(sim.hosts[s].chats().contains(&from_centre), "spoke {s} missed the centre");
+        assert!(
+            sim.hosts[s].chats().contains(&from_centre),
+            "spoke {s} missed the centre"
+        );
     }
     assert!(sim.hosts[centre].chats().contains(&from_spoke));
-    let relayed = spokes[1..].iter().filter(|&&s| sim.hosts[s].chats().contains(&from_spoke)).count();
-    assert!(relayed >= 1, "a spoke's message reaches another spoke through the centre");
+    let relayed = spokes[1..]
+        .iter()
+        .filter(|&&s| sim.hosts[s].chats().contains(&from_spoke))
+        .count();
+    assert!(
+        relayed >= 1,
+        "a spoke's message reaches another spoke through the centre"
+    );
     assert_eq!(sim.metrics.duplicate_deliveries, 0);
 }
 
@@ -55,10 +66,15 @@ fn outbound_only_bridge_joins_two_networks() {
     let mut sim = Sim::new(seed_from_env(2), NetworkConfig::default());
     let config = no_discovery();
     let centre_a = sim.add_node(spec(vec![], &config));
-    let spokes_a: Vec<HostId> = (0..2).map(|_| sim.add_node(spec(vec![centre_a], &config))).collect();
+    let spokes_a: Vec<HostId> = (0..2)
+        .map(|_| sim.add_node(spec(vec![centre_a], &config)))
+        .collect();
     let centre_b = sim.add_node(spec(vec![], &config));
-    let spokes_b: Vec<HostId> = (0..2).map(|_| sim.add_node(spec(vec![centre_b], &config))).collect();
-    let bridge = sim.add_node(NodeSpec::outbound_only(vec![centre_a, centre_b]).with_config(config));
+    let spokes_b: Vec<HostId> = (0..2)
+        .map(|_| sim.add_node(spec(vec![centre_b], &config)))
+        .collect();
+    let bridge =
+        sim.add_node(NodeSpec::outbound_only(vec![centre_a, centre_b]).with_config(config));
     sim.run_for(Duration::from_secs(5));
     let bridge_node = sim.hosts[bridge].node().unwrap();
     assert_eq!(bridge_node.peer_count(), 2);
@@ -72,7 +88,10 @@ fn outbound_only_bridge_joins_two_networks() {
         assert!(sim.hosts[host].chats().contains(&from_bridge));
     }
     for &host in spokes_a.iter().chain([bridge, centre_b].iter()) {
-        assert!(sim.hosts[host].chats().contains(&from_centre), "host {host}");
+        assert!(
+            sim.hosts[host].chats().contains(&from_centre),
+            "host {host}"
+        );
     }
     for host in [centre_a, bridge, centre_b] {
         assert!(sim.hosts[host].chats().contains(&from_spoke), "host {host}");
@@ -80,7 +99,11 @@ fn outbound_only_bridge_joins_two_networks() {
     // The bridge is never propagated: nobody knows an address for it.
     let bridge_id = sim.node_id(bridge);
     for host in [centre_a, centre_b] {
-        let record = sim.hosts[host].node().unwrap().known_peers().find(|r| r.node_id == bridge_id);
+        let record = sim.hosts[host]
+            .node()
+            .unwrap()
+            .known_peers()
+            .find(|r| r.node_id == bridge_id);
         assert!(record.is_some_and(|r| !r.reachable && r.addr.is_empty()));
     }
     let _ = spokes_b;
@@ -96,12 +119,19 @@ fn five_node_bootstrap_chain_becomes_a_full_mesh() {
     }
     sim.run_for(Duration::from_secs(30));
     for &h in &hosts {
-        assert_eq!(sim.hosts[h].node().unwrap().peer_count(), 4, "host {h} not fully meshed");
+        assert_eq!(
+            sim.hosts[h].node().unwrap().peer_count(),
+            4,
+            "host {h} not fully meshed"
+        );
     }
     let text = sim.chat(hosts[0]);
     sim.run_for(Duration::from_secs(2));
     for &h in &hosts[1..] {
-        assert_eq!(sim.hosts[h].chats().iter().filter(|t| **t == text).count(), 1);
+        assert_eq!(
+            sim.hosts[h].chats().iter().filter(|t| **t == text).count(),
+            1
+        );
     }
 }
 

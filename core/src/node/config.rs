@@ -96,7 +96,7 @@ impl Default for NodeConfig {
             max_keys: 8_192,
             max_rate_buckets: 8_192,
             max_known_peers: 4_096,
-            max_exchange_entries: 256,
+            max_exchange_entries: 64,
             max_exchange_entries_read: 1_024,
             max_exchange_seen: 256,
             max_pending_connections: 64,

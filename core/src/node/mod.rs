@@ -821,7 +821,9 @@ impl Node {
             .iter()
             .take(self.config.max_exchange_entries_read)
         {
-            let (id, key) = match peers::validate_entry(info, &own) {
+            let table = &self.peers;
+            let known = |id: &NodeId| table.get(id).and_then(|r| r.public_key);
+            let (id, key) = match peers::validate_entry(info, &own, known) {
                 Ok(valid) => valid,
                 Err(reason) => {
                     if reason == peers::RejectReason::MismatchedNodeId {
@@ -847,7 +849,7 @@ impl Node {
     }
 
     /// Builds the PeerExchange for `recipient` (spec §12.2), or `None` when it would be empty.
-    fn build_exchange(&self, now: Instant, recipient: NodeId) -> Option<PeerExchange> {
+    fn build_exchange(&mut self, now: Instant, recipient: NodeId) -> Option<PeerExchange> {
         let own = self.node_id();
         let mut peers = Vec::new();
         if !self.config.advertised_addr.is_empty() {
@@ -859,14 +861,16 @@ impl Node {
                 last_seen: u64::try_from(self.unix_now(now)).unwrap_or(0),
             });
         }
-        let shareable = self
+        let mut shareable: Vec<&PeerRecord> = self
             .peers
-            .iter_recent()
-            .filter(|r| r.node_id != recipient && r.node_id != own && r.is_shareable());
-        for record in shareable {
-            if peers.len() >= self.config.max_exchange_entries {
-                break;
-            }
+            .iter()
+            .filter(|r| r.node_id != recipient && r.node_id != own && r.is_shareable())
+            .collect();
+        // A random sample when the table is larger than one exchange, so that successive
+        // exchanges spread knowledge of the whole table.
+        let room = self.config.max_exchange_entries.saturating_sub(peers.len());
+        let sample = shuffle_prefix(&mut self.rng, &mut shareable, room);
+        for record in sample {
             let Some(key) = record.public_key else {
                 continue;
             };
@@ -920,7 +924,7 @@ impl Node {
             .filter(|(id, _)| **id != from)
             .map(|(_, conn)| *conn)
             .collect();
-        let chosen = self.choose(&mut candidates, self.config.fanout);
+        let chosen = shuffle_prefix(&mut self.rng, &mut candidates, self.config.fanout);
         for &conn in chosen {
             if self.send_to(now, conn, &bytes) {
                 self.gossip.stats.forwarded += 1;
@@ -954,23 +958,6 @@ impl Node {
         };
         self.gossip.stats.delivered += 1;
         self.outputs.push_back(Output::Event(event));
-    }
-
-    /// Moves `k` uniformly chosen items to the front (partial Fisher-Yates) and returns them.
-    fn choose<'a, T>(&mut self, items: &'a mut [T], k: usize) -> &'a [T] {
-        let k = k.min(items.len());
-        for i in 0..k {
-            let j = i + self.random_below(items.len() - i);
-            items.swap(i, j);
-        }
-        &items[..k]
-    }
-
-    fn random_below(&mut self, n: usize) -> usize {
-        if n <= 1 {
-            return 0;
-        }
-        (self.rng.next_u64() % n as u64) as usize
     }
 
     // ----- timers: dialing, discovery, exchange, sweeps -----
@@ -1079,7 +1066,7 @@ impl Node {
             })
             .map(|r| (r.node_id, r.addr.clone()))
             .collect();
-        let chosen = self.choose(&mut candidates, budget).to_vec();
+        let chosen = shuffle_prefix(&mut self.rng, &mut candidates, budget).to_vec();
         for (node_id, addr) in chosen {
             self.discovery_dialing.insert(node_id);
             let jitter_nanos = u64::try_from(self.config.discovery_jitter.as_nanos()).unwrap_or(0);
@@ -1095,4 +1082,15 @@ impl Node {
             });
         }
     }
+}
+
+/// Moves `k` uniformly chosen items to the front (partial Fisher-Yates) and returns them.
+fn shuffle_prefix<'a, T>(rng: &mut ChaCha20Rng, items: &'a mut [T], k: usize) -> &'a [T] {
+    let k = k.min(items.len());
+    for i in 0..k {
+        let remaining = (items.len() - i) as u64;
+        let j = i + (rng.next_u64() % remaining) as usize;
+        items.swap(i, j);
+    }
+    &items[..k]
 }

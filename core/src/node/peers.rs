@@ -97,7 +97,14 @@ pub fn clamp_last_seen(last_seen: u64) -> i64 {
 }
 
 /// Validates a PeerExchange entry (spec §12.3) and returns its node id and key.
-pub fn validate_entry(info: &PeerInfo, own: &NodeId) -> Result<(NodeId, [u8; 32]), RejectReason> {
+///
+/// `known_key` gives the key already stored for a node id: an entry carrying that same key
+/// skips the SHA-256 check, which was done when the key was first stored.
+pub fn validate_entry(
+    info: &PeerInfo,
+    own: &NodeId,
+    known_key: impl Fn(&NodeId) -> Option<[u8; 32]>,
+) -> Result<(NodeId, [u8; 32]), RejectReason> {
     if info.node_id == own.as_str() {
         return Err(RejectReason::IsSelf);
     }
@@ -112,11 +119,12 @@ pub fn validate_entry(info: &PeerInfo, own: &NodeId) -> Result<(NodeId, [u8; 32]
         .as_slice()
         .try_into()
         .map_err(|_| RejectReason::InvalidKeyLength)?;
-    let node_id = NodeId::from_public_key(&key);
-    if node_id.as_str() != info.node_id {
-        return Err(RejectReason::MismatchedNodeId);
+    let claimed = NodeId::parse(&info.node_id).ok_or(RejectReason::MismatchedNodeId)?;
+    if known_key(&claimed) == Some(key) || NodeId::from_public_key(&key) == claimed {
+        Ok((claimed, key))
+    } else {
+        Err(RejectReason::MismatchedNodeId)
     }
-    Ok((node_id, key))
 }
 
 /// Validates a record loaded from storage (spec §12.10).
@@ -304,38 +312,41 @@ mod tests {
     fn entry_validation_rejects_each_bad_field() {
         let peer = Identity::from_seed(&[1; 32]);
         let own = own();
-        assert!(validate_entry(&info(&peer, "10.0.0.1:4000", 1), &own).is_ok());
+        assert!(validate_entry(&info(&peer, "10.0.0.1:4000", 1), &own, |_| None).is_ok());
         for addr in ["0.0.0.0:4000", "[::]:4000", ":4000", "not-a-hostport"] {
             assert_eq!(
-                validate_entry(&info(&peer, addr, 1), &own),
+                validate_entry(&info(&peer, addr, 1), &own, |_| None),
                 Err(RejectReason::InvalidAddr),
                 "{addr}"
             );
         }
         assert_eq!(
-            validate_entry(&info(&peer, "", 1), &own),
+            validate_entry(&info(&peer, "", 1), &own, |_| None),
             Err(RejectReason::NotReachable)
         );
         let mut unreachable = info(&peer, "10.0.0.1:4000", 1);
         unreachable.reachable = false;
         assert_eq!(
-            validate_entry(&unreachable, &own),
+            validate_entry(&unreachable, &own, |_| None),
             Err(RejectReason::NotReachable)
         );
         let mut short_key = info(&peer, "10.0.0.1:4000", 1);
         short_key.ed25519_pubkey.pop();
         assert_eq!(
-            validate_entry(&short_key, &own),
+            validate_entry(&short_key, &own, |_| None),
             Err(RejectReason::InvalidKeyLength)
         );
         let mut mismatched = info(&peer, "10.0.0.1:4000", 1);
         mismatched.ed25519_pubkey = Identity::from_seed(&[2; 32]).public_key().to_vec();
         assert_eq!(
-            validate_entry(&mismatched, &own),
+            validate_entry(&mismatched, &own, |_| None),
             Err(RejectReason::MismatchedNodeId)
         );
         let myself = info(&Identity::from_seed(&[0; 32]), "10.0.0.1:4000", 1);
-        assert_eq!(validate_entry(&myself, &own), Err(RejectReason::IsSelf));
+        assert_eq!(
+            validate_entry(&myself, &own, |_| None),
+            Err(RejectReason::IsSelf)
+        );
     }
 
     #[test]
@@ -343,7 +354,7 @@ mod tests {
         let peer = Identity::from_seed(&[1; 32]);
         let mut table = PeerTable::new(10);
         let first = info(&peer, "10.0.0.1:4000", 100);
-        let (id, key) = validate_entry(&first, &own()).unwrap();
+        let (id, key) = validate_entry(&first, &own(), |_| None).unwrap();
         assert_eq!(table.merge(id, key, &first, |_| false).0, Merge::Created);
         let mut failed = table.get(&id).unwrap().clone();
         failed.fail_count = 2;
@@ -367,12 +378,12 @@ mod tests {
         let ids: Vec<Identity> = (1..=4).map(|i| Identity::from_seed(&[i; 32])).collect();
         for (i, peer) in ids.iter().take(3).enumerate() {
             let entry = info(peer, "10.0.0.1:4000", 10 + i as u64);
-            let (id, key) = validate_entry(&entry, &own()).unwrap();
+            let (id, key) = validate_entry(&entry, &own(), |_| None).unwrap();
             table.merge(id, key, &entry, |_| false);
         }
         let protected = ids[0].node_id();
         let entry = info(&ids[3], "10.0.0.1:4000", 5);
-        let (id, key) = validate_entry(&entry, &own()).unwrap();
+        let (id, key) = validate_entry(&entry, &own(), |_| None).unwrap();
         let (outcome, evicted) = table.merge(id, key, &entry, |n| *n == protected);
         assert_eq!(outcome, Merge::Created);
         assert_eq!(evicted, Some(ids[1].node_id()));
