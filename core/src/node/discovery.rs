@@ -1,0 +1,65 @@
+//! The discovery tick (spec §12.5): candidates, back-off, jitter, and no more dials than
+//! free slots.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use rand_core::RngCore;
+
+use super::{Node, ScheduledDial, peers, shuffle_prefix};
+use crate::identity::NodeId;
+use crate::time::Instant;
+
+impl Node {
+    /// One discovery tick (spec §12.5), dialing no more peers than there are free slots.
+    pub(super) fn discover(&mut self, now: Instant) {
+        let in_flight = self.discovery_dialing.len();
+        let budget = if self.config.max_peers == 0 {
+            self.config.discovery_dials_per_tick
+        } else {
+            self.config
+                .max_peers
+                .saturating_sub(self.admitted.len() + in_flight)
+                .min(self.config.discovery_dials_per_tick)
+        };
+        if budget == 0 {
+            return;
+        }
+        let unix = self.unix_now(now);
+        let own = self.node_id();
+        let mut candidates: Vec<(NodeId, String)> = self
+            .peers
+            .iter()
+            .filter(|r| {
+                r.node_id != own
+                    && r.is_dialable()
+                    && !self.admitted.contains_key(&r.node_id)
+                    && !self.discovery_dialing.contains(&r.node_id)
+                    && !self.config.bootstrap.contains(&r.addr)
+                    && r.addr != self.config.advertised_addr
+                    && !self.self_addrs.contains(&r.addr)
+                    && (r.fail_count == 0
+                        || unix
+                            >= r.last_fail
+                                .saturating_add(peers::backoff_secs(r.fail_count.into())))
+            })
+            .map(|r| (r.node_id, r.addr.clone()))
+            .collect();
+        let chosen = shuffle_prefix(&mut self.rng, &mut candidates, budget).to_vec();
+        for (node_id, addr) in chosen {
+            self.discovery_dialing.insert(node_id);
+            let jitter_nanos = u64::try_from(self.config.discovery_jitter.as_nanos()).unwrap_or(0);
+            let jitter = if jitter_nanos == 0 {
+                0
+            } else {
+                self.rng.next_u64() % jitter_nanos
+            };
+            self.scheduled.push(ScheduledDial {
+                at: now + Duration::from_nanos(jitter),
+                node_id,
+                addr,
+            });
+        }
+    }
+}

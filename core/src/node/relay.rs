@@ -1,0 +1,76 @@
+//! Gossip delivery and relaying (spec §10.1 steps 6-7, §10.3).
+
+use alloc::vec::Vec;
+
+use micelio_proto::{ChatMessage, Envelope};
+
+use super::{ConnId, GossipDrop, Node, NodeEvent, Output, shuffle_prefix};
+use crate::envelope::msg_type;
+use crate::identity::NodeId;
+use crate::time::Instant;
+
+impl Node {
+    // ----- gossip (spec §10) -----
+
+    pub(super) fn on_gossip(&mut self, now: Instant, from: NodeId, mut envelope: Envelope) {
+        let sender = match self.gossip.accept(now, &envelope) {
+            Ok(sender) => sender,
+            Err(GossipDrop::Duplicate) => {
+                self.gossip.stats.duplicates += 1;
+                return;
+            }
+            Err(drop) => {
+                tracing::debug!(peer = %from, reason = %drop, "gossip dropped");
+                return;
+            }
+        };
+        if sender != self.node_id() {
+            self.deliver(sender, &envelope);
+        }
+        if envelope.hop_count <= 1 {
+            return;
+        }
+        envelope.hop_count -= 1;
+        let bytes = micelio_proto::encode(&envelope);
+        let mut candidates: Vec<ConnId> = self
+            .admitted
+            .iter()
+            .filter(|(id, _)| **id != from)
+            .map(|(_, conn)| *conn)
+            .collect();
+        let chosen = shuffle_prefix(&mut self.rng, &mut candidates, self.config.fanout);
+        for &conn in chosen {
+            if self.send_to(now, conn, &bytes) {
+                self.gossip.stats.forwarded += 1;
+            } else {
+                self.gossip.stats.dropped += 1;
+            }
+        }
+    }
+
+    pub(super) fn deliver(&mut self, sender: NodeId, envelope: &Envelope) {
+        let event = if envelope.msg_type == msg_type::CHAT {
+            match micelio_proto::decode::<ChatMessage>(&envelope.payload) {
+                Ok(chat) => NodeEvent::Chat {
+                    sender,
+                    nick: chat.nick,
+                    text: chat.text,
+                    hop_count: envelope.hop_count,
+                },
+                Err(_) => {
+                    tracing::error!(sender = %sender, "unmarshal chat");
+                    return;
+                }
+            }
+        } else {
+            NodeEvent::Message {
+                sender,
+                msg_type: envelope.msg_type,
+                payload: envelope.payload.clone(),
+                hop_count: envelope.hop_count,
+            }
+        };
+        self.gossip.stats.delivered += 1;
+        self.outputs.push_back(Output::Event(event));
+    }
+}
