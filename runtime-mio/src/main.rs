@@ -1,1 +1,122 @@
-fn main() {}
+//! `micelio`: one Micelio node. Loads or creates its identity, joins the mesh, serves the SSH
+//! partyline, and runs until SIGINT or SIGTERM (NODE.md).
+
+mod app;
+mod clock;
+mod logging;
+mod net;
+#[allow(dead_code, unused_imports)]
+mod partyline;
+
+use std::fmt::Display;
+use std::path::Path;
+use std::process::ExitCode;
+
+use micelio_core::node::Node;
+use micelio_platform::config::{self, Config, Overrides, parse_args};
+use micelio_platform::identity_files;
+use micelio_platform::store::Store;
+use rand_core::{OsRng, RngCore};
+
+use crate::app::DaemonApp;
+use crate::clock::Clock;
+use crate::net::EventLoop;
+
+/// A start-up failure: the NODE.md §2 message and its cause.
+struct Fatal {
+    message: &'static str,
+    error: String,
+}
+
+fn fatal(message: &'static str) -> impl FnOnce(&dyn Display) -> Fatal {
+    move |error| Fatal {
+        message,
+        error: error.to_string(),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let overrides = match parse_args(&args) {
+        Ok(overrides) => overrides,
+        Err(error) => {
+            eprintln!("{error}");
+            eprint!("{}", config::USAGE);
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
+    match run(&overrides) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fatal { message, error }) => {
+            if tracing::dispatcher::has_been_set() {
+                tracing::error!(err = %error, "{message}");
+            } else {
+                eprintln!("ERROR {message}: {error}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(overrides: &Overrides) -> Result<(), Fatal> {
+    let mut config =
+        Config::load(overrides.config_path()).map_err(|e| fatal("fatal: config")(&e))?;
+    config.apply_overrides(overrides);
+    config.apply_env_log_level(std::env::var("MICELIO_LOG_LEVEL").ok().as_deref());
+    config
+        .validate()
+        .map_err(|e| fatal("fatal: invalid configuration")(&e))?;
+    logging::init(config.log_level(), config.log_format());
+
+    let data_dir = config.data_dir();
+    create_private_dir(&data_dir).map_err(|e| fatal("fatal: creating data dir")(&e))?;
+    let identity =
+        identity_files::load_or_create(&data_dir).map_err(|e| fatal("fatal: identity")(&e))?;
+    tracing::info!(node_id = %identity.node_id(), name = %config.node.name, "node started");
+    let store = Store::open(&data_dir.join("data.db")).map_err(|e| fatal("fatal: store")(&e))?;
+
+    let listener = if config.network.listen.trim().is_empty() {
+        None
+    } else {
+        let addr = config.network.listen.trim();
+        tracing::info!(%addr, "transport listening");
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|e| fatal("fatal: transport")(&format!("listening on {addr}: {e}")))?;
+        Some(listener)
+    };
+    if !config.network.bootstrap.is_empty() {
+        tracing::info!(peers = config.network.bootstrap.len(), "bootstrapping");
+    }
+    let bound = listener.as_ref().and_then(|l| l.local_addr().ok());
+    let advertised = config::advertised_addr(&config.network.advertise_addr, bound);
+    let node_config = config.to_node_config(advertised, listener.is_some());
+
+    let clock = Clock::start();
+    let mut seed = [0u8; 32];
+    OsRng.fill_bytes(&mut seed);
+    let mut node = Node::new(node_config, identity, seed, clock.now(), Clock::unix_now());
+    let loaded = store.load_peers().map_err(|e| fatal("fatal: store")(&e))?;
+    node.load_peers(loaded.records);
+
+    let poll = mio::Poll::new().map_err(|e| fatal("fatal: transport")(&e))?;
+    let mut event_loop = EventLoop::new(poll, clock, node, listener, store)
+        .map_err(|e| fatal("fatal: transport")(&e))?;
+    let mut app = DaemonApp::new(event_loop.registry()).map_err(|e| fatal("fatal: signals")(&e))?;
+    event_loop
+        .run(&mut app)
+        .map_err(|e| fatal("fatal: transport")(&e))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Creates the data directory (and parents) with mode 0700 when missing.
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use micelio_core::connection::{Connection, ConnectionConfig, Event, LocalHello, Role};
-use micelio_core::identity::Identity;
+use micelio_core::identity::{Identity, NodeId};
 use micelio_core::node::{ConnId, DialId, Input, Output};
 use micelio_core::proto::Envelope;
 use micelio_core::time::Instant;
@@ -68,6 +68,30 @@ impl Adversary {
             }
         }
         sent
+    }
+
+    /// Sends serialized envelope bytes on the established connection to `peer` only; false
+    /// when there is no such connection or it refused the bytes.
+    pub fn send_to(&mut self, now: Instant, peer: &NodeId, envelope: &[u8]) -> bool {
+        let mut sent = false;
+        for (conn, connection) in self.connections.iter_mut() {
+            if connection.peer().is_some_and(|p| p.node_id == *peer) {
+                sent |= connection.send(now, envelope).is_ok();
+                while let Some(data) = connection.poll_transmit() {
+                    self.outputs.push(Output::Transmit { conn: *conn, data });
+                }
+            }
+        }
+        sent
+    }
+
+    /// Node ids of the peers whose hello it received, in connection order.
+    pub fn peers(&self) -> Vec<NodeId> {
+        self.connections
+            .values()
+            .filter(|c| c.is_established())
+            .filter_map(|c| c.peer().map(|p| p.node_id))
+            .collect()
     }
 
     /// Number of connections whose hello exchange succeeded.

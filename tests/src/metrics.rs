@@ -21,6 +21,9 @@ pub struct Metrics {
     pub unexpected_deliveries: u64,
     /// Bytes each host handed to the network.
     pub bytes_sent: BTreeMap<HostId, u64>,
+    /// Dials each host aimed at its own address. A listening node must never make one,
+    /// whatever its peers announce (an outbound-only node does not know its address).
+    pub self_dials: BTreeMap<HostId, u64>,
 }
 
 /// A summary of a run, printed by the tests and copied into the README.

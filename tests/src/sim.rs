@@ -212,6 +212,32 @@ impl Sim {
 
     /// Adds an honest node and starts it now.
     pub fn add_node(&mut self, spec: NodeSpec) -> HostId {
+        let id = self.register_node(spec);
+        self.start_node(id, None);
+        id
+    }
+
+    /// Adds several honest nodes and starts them all at the current instant, once every one of
+    /// them has an address: bootstrap dials between them connect (with [`Sim::add_node`] a
+    /// node bootstrapping to a host added after it fails its first dial). Used to race
+    /// simultaneous cross-dials.
+    pub fn add_nodes(&mut self, specs: Vec<NodeSpec>) -> Vec<HostId> {
+        let ids: Vec<HostId> = specs
+            .into_iter()
+            .map(|spec| self.register_node(spec))
+            .collect();
+        // Every node exists before any of them runs, so their first dials all connect.
+        for &id in &ids {
+            self.create_node(id, None);
+        }
+        for &id in &ids {
+            self.input(id, Input::Timeout);
+        }
+        ids
+    }
+
+    /// Creates a host with an address and identity for `spec`, not yet running.
+    fn register_node(&mut self, spec: NodeSpec) -> HostId {
         let id = self.hosts.len();
         let addr = Self::host_addr(id);
         let identity_seed = self.random_seed();
@@ -226,7 +252,6 @@ impl Sim {
             wake: None,
         });
         self.addresses.insert(addr, id);
-        self.start_node(id, None);
         id
     }
 
@@ -259,6 +284,12 @@ impl Sim {
     /// (Re)starts the node of `host` with its identity and stored peer table; `bootstrap`
     /// overrides the spec's bootstrap hosts.
     fn start_node(&mut self, host: HostId, bootstrap: Option<Vec<HostId>>) {
+        self.create_node(host, bootstrap);
+        self.input(host, Input::Timeout);
+    }
+
+    /// Puts a fresh node on `host` (see [`Sim::start_node`]) without running it yet.
+    fn create_node(&mut self, host: HostId, bootstrap: Option<Vec<HostId>>) {
         let Some(spec) = self.hosts[host].spec.clone() else {
             return;
         };
@@ -277,7 +308,6 @@ impl Sim {
         let mut node = Node::new(config, identity, seed, self.now, unix);
         node.load_peers(self.hosts[host].store.values().cloned());
         self.hosts[host].actor = Some(Actor::Node(Box::new(node)));
-        self.input(host, Input::Timeout);
     }
 
     /// The node id of `host`.
@@ -322,7 +352,8 @@ impl Sim {
 
     fn partitioned(&self, a: HostId, b: HostId) -> Option<Instant> {
         match &self.partition {
-            Some((p, heal)) if p.separates(a, b) => Some(*heal),
+            // A healed partition no longer separates anything (dials across it connect).
+            Some((p, heal)) if self.now < *heal && p.separates(a, b) => Some(*heal),
             _ => None,
         }
     }
@@ -343,6 +374,29 @@ impl Sim {
     /// Restarts a crashed host from its store, optionally with another bootstrap list.
     pub fn restart(&mut self, host: HostId, bootstrap: Option<Vec<HostId>>) {
         self.start_node(host, bootstrap);
+    }
+
+    /// The other end of the open connection `conn`: its host and its connection id there.
+    /// `None` once either end has closed or vanished. Lets a test check that two nodes'
+    /// [`micelio_core::node::Node::peers`] entries are the same TCP connection.
+    pub fn connection_peer(&self, conn: ConnId) -> Option<(HostId, ConnId)> {
+        let endpoint = self.endpoints.get(&conn)?;
+        self.endpoints
+            .contains_key(&endpoint.peer_conn)
+            .then_some((endpoint.peer_host, endpoint.peer_conn))
+    }
+
+    /// TCP connections established so far in the whole network (accepted dials).
+    pub fn connections_opened(&self) -> u64 {
+        self.next_conn / 2
+    }
+
+    /// Open connections between `a` and `b` (in either direction), as seen from `a`'s side.
+    pub fn connections_between(&self, a: HostId, b: HostId) -> usize {
+        self.endpoints
+            .values()
+            .filter(|e| e.host == a && e.peer_host == b)
+            .count()
     }
 
     /// Resets one connection between `a` and `b`, if any: both sides see it close.
@@ -556,6 +610,10 @@ impl Sim {
         let latency = self.latency();
         let now = self.now;
         let target = self.addresses.get(addr).copied();
+        if target == Some(host) {
+            // A host dialing its own address (hostile-peer tests check this never happens).
+            *self.metrics.self_dials.entry(host).or_default() += 1;
+        }
         let reachable =
             target.filter(|t| self.hosts[*t].listening && self.hosts[*t].actor.is_some());
         let Some(target) = reachable else {
@@ -677,5 +735,26 @@ impl Sim {
             .iter()
             .map(|h| h.node().map_or(0, Node::peer_count))
             .collect()
+    }
+
+    // ----- hostile-peer helpers (tests/tests/hostile.rs) -----
+
+    /// Makes the adversary on `host` send `envelope` on its connection to `target` only;
+    /// false when it has no established connection to that host.
+    pub fn adversary_send_to(&mut self, host: HostId, target: HostId, envelope: &[u8]) -> bool {
+        let now = self.now;
+        let peer = self.node_id(target);
+        let sent = self.adversary(host).send_to(now, &peer, envelope);
+        self.drain(host);
+        sent
+    }
+
+    /// Records `text` as a chat line originated by `host` (an adversary sending a *valid*,
+    /// correctly signed line), so that its deliveries count as expected in
+    /// [`Metrics::unexpected_deliveries`] and are tracked in [`Metrics::deliveries`]. It then
+    /// also counts in [`Sim::report`]'s delivery figures.
+    pub fn note_adversary_chat(&mut self, host: HostId, text: &str) {
+        let now = self.now;
+        self.metrics.originated.insert(text.to_owned(), (host, now));
     }
 }

@@ -50,7 +50,12 @@ impl Node {
             self.close_conn(now, conn);
             return;
         }
-        self.admit(now, conn, peer, replaces.is_none());
+        // A peer whose previous connection ended while this one was in its hello never
+        // stopped being up for the application.
+        let handed_over = self.handovers.remove(&id).is_some();
+        // (A different node id behind the same static key was waiting on it: that one is gone.)
+        self.end_handovers_to(now, conn);
+        self.admit(now, conn, peer, replaces.is_none() && !handed_over);
         if let Some(old) = replaces {
             self.close_conn(now, old);
         }

@@ -7,6 +7,7 @@ use super::bootstrap::BootstrapState;
 use super::seen_cache::SeenCache;
 use super::{ConnId, DialId, Node, NodeEvent, Origin, Output, Slot};
 use crate::connection::{CloseReason, Connection, Event, LocalHello, Role};
+use crate::identity::NodeId;
 use crate::time::Instant;
 
 impl Node {
@@ -40,6 +41,7 @@ impl Node {
             origin,
             remote_addr,
             peer: None,
+            remote_static: None,
             admitted_at: now,
             exchange_seen: SeenCache::new(self.config.seen_ttl, self.config.max_exchange_seen),
         }
@@ -98,7 +100,9 @@ impl Node {
                 break;
             };
             match event {
-                Event::HandshakeComplete { .. } => {}
+                Event::HandshakeComplete { remote_static, .. } => {
+                    slot.remote_static = Some(remote_static);
+                }
                 Event::Established(peer) => self.on_established(now, conn, peer),
                 Event::Envelope(envelope) => self.on_envelope(now, conn, envelope),
                 Event::Closed(reason) => {
@@ -142,23 +146,28 @@ impl Node {
         let Some(slot) = self.slots.remove(&conn) else {
             return;
         };
+        // A connection that was to take over a lost peer ended without being admitted.
+        self.end_handovers_to(now, conn);
         if let Some(id) = slot.peer {
             if self.admitted.get(&id) == Some(&conn) {
                 self.admitted.remove(&id);
                 tracing::info!(peer = %id, %reason, "peer disconnected");
-                self.outputs.push_back(Output::Event(NodeEvent::PeerDown {
-                    node_id: id,
-                    reason,
-                }));
-                for dialer in self.bootstrap.iter_mut().filter(|d| d.node == Some(id)) {
-                    dialer.unpark(now);
+                match self.successor_of(&slot) {
+                    // The same node is finishing a hello on another connection (typically the
+                    // winner of a cross-dial tie-break, closed here by the peer first): if it
+                    // is admitted, the application never sees the peer go down and up.
+                    Some(successor) => {
+                        self.handovers.insert(id, (successor, reason));
+                    }
+                    None => self.peer_down(now, id, reason),
                 }
             }
         }
         if let Some(id) = slot.peer {
             match slot.origin {
                 Origin::Bootstrap(index) => {
-                    let still_connected = self.admitted.contains_key(&id);
+                    let still_connected =
+                        self.admitted.contains_key(&id) || self.handovers.contains_key(&id);
                     let short = now < slot.admitted_at + self.config.connection.hello_timeout;
                     if let Some(dialer) = self.bootstrap.get_mut(index) {
                         if dialer.state == BootstrapState::Connected(conn) {
@@ -177,9 +186,79 @@ impl Node {
                 }
                 Origin::Inbound | Origin::Manual => {}
             }
+        } else if let Some(id) = self.bootstrap_rejected_as_duplicate(&slot) {
+            // The node behind this bootstrap address is already connected to us through
+            // another connection and closed this one as a duplicate (e.g. it lost a cross-dial
+            // tie-break): stop dialing it until it disconnects instead of re-dialing and being
+            // rejected every 30 s forever.
+            if let Origin::Bootstrap(index) = slot.origin {
+                if let Some(dialer) = self.bootstrap.get_mut(index) {
+                    if dialer.state == BootstrapState::Connected(conn) {
+                        dialer.park(id);
+                    }
+                }
+            }
         } else {
             self.on_attempt_failed(now, &slot.origin);
         }
+    }
+
+    /// Announces that `id` is gone and lets parked bootstrap addresses of it dial again.
+    fn peer_down(&mut self, now: Instant, id: NodeId, reason: CloseReason) {
+        self.outputs.push_back(Output::Event(NodeEvent::PeerDown {
+            node_id: id,
+            reason,
+        }));
+        for dialer in self.bootstrap.iter_mut().filter(|d| d.node == Some(id)) {
+            dialer.unpark(now);
+        }
+    }
+
+    /// The peers waiting for `conn` to take over (see `handovers`) are gone after all.
+    pub(super) fn end_handovers_to(&mut self, now: Instant, conn: ConnId) {
+        let waiting: alloc::vec::Vec<NodeId> = self
+            .handovers
+            .iter()
+            .filter(|(_, (successor, _))| *successor == conn)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in waiting {
+            if let Some((_, reason)) = self.handovers.remove(&id) {
+                self.peer_down(now, id, reason);
+            }
+        }
+    }
+
+    /// A connection still in its hello whose Noise handshake authenticated the same static key
+    /// as `slot` (the same node), and that is not already taking over another peer.
+    fn successor_of(&self, slot: &Slot) -> Option<ConnId> {
+        let key = slot.remote_static?;
+        self.slots
+            .iter()
+            .find(|(conn, s)| {
+                s.peer.is_none()
+                    && s.remote_static == Some(key)
+                    && !s.connection.is_closed()
+                    && !self.handovers.values().any(|(c, _)| c == *conn)
+            })
+            .map(|(conn, _)| *conn)
+    }
+
+    /// For a bootstrap connection that ended before admission: the admitted peer it reached,
+    /// if its Noise handshake authenticated the same static key as an admitted connection.
+    fn bootstrap_rejected_as_duplicate(&self, slot: &Slot) -> Option<NodeId> {
+        if !matches!(slot.origin, Origin::Bootstrap(_)) {
+            return None;
+        }
+        let key = slot.remote_static?;
+        self.admitted
+            .iter()
+            .find(|(_, conn)| {
+                self.slots
+                    .get(conn)
+                    .is_some_and(|s| s.remote_static == Some(key))
+            })
+            .map(|(id, _)| *id)
     }
 
     /// A dial that never reached admission: back off.

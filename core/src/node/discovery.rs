@@ -14,7 +14,14 @@ use crate::time::Instant;
 impl Node {
     /// One discovery tick (spec §12.5), dialing no more peers than there are free slots.
     pub(super) fn discover(&mut self, now: Instant) {
-        let in_flight = self.discovery_dialing.len();
+        // A discovery mark stays set for the whole life of the connection it opened (spec
+        // §12.5 step 4): only the dials not admitted yet are in flight. Counting the admitted
+        // ones twice (they are in `admitted` too) left nodes short of `max_peers` for good.
+        let in_flight = self
+            .discovery_dialing
+            .iter()
+            .filter(|id| !self.admitted.contains_key(*id))
+            .count();
         let budget = if self.config.max_peers == 0 {
             self.config.discovery_dials_per_tick
         } else {
@@ -35,6 +42,7 @@ impl Node {
                 r.node_id != own
                     && r.is_dialable()
                     && !self.admitted.contains_key(&r.node_id)
+                    && !self.handovers.contains_key(&r.node_id)
                     && !self.discovery_dialing.contains(&r.node_id)
                     && !self.config.bootstrap.contains(&r.addr)
                     && r.addr != self.config.advertised_addr

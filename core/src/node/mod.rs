@@ -46,7 +46,7 @@ use keyring::Trust;
 use peers::PeerTable;
 use seen_cache::SeenCache;
 
-use crate::connection::Connection;
+use crate::connection::{CloseReason, Connection};
 use crate::envelope::{self, msg_type};
 use crate::identity::{Identity, NodeId};
 use crate::time::Instant;
@@ -91,6 +91,8 @@ struct Slot {
     remote_addr: String,
     /// Set once admitted.
     peer: Option<NodeId>,
+    /// The peer's X25519 static key, authenticated by the Noise handshake (set when it ends).
+    remote_static: Option<[u8; 32]>,
     admitted_at: Instant,
     exchange_seen: SeenCache,
 }
@@ -139,6 +141,9 @@ pub struct Node {
     dials: BTreeMap<DialId, (Origin, String)>,
     scheduled: Vec<ScheduledDial>,
     discovery_dialing: BTreeSet<NodeId>,
+    /// Peers whose admitted connection ended while another connection to the same node (same
+    /// Noise static key) was finishing its hello: their `PeerDown` waits for that connection.
+    handovers: BTreeMap<NodeId, (ConnId, CloseReason)>,
     self_addrs: BTreeSet<String>,
     next_dial_id: u64,
     next_exchange: Instant,
@@ -189,6 +194,7 @@ impl Node {
             dials: BTreeMap::new(),
             scheduled: Vec::new(),
             discovery_dialing: BTreeSet::new(),
+            handovers: BTreeMap::new(),
             self_addrs: BTreeSet::new(),
             next_dial_id: 0,
             outputs: VecDeque::new(),

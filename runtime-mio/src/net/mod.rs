@@ -1,0 +1,475 @@
+//! The mio event loop that drives the sans-IO node: sockets, dials, timers, persistence batching
+//! and the hand-off of events to the application (the partyline).
+
+pub mod socket;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use micelio_core::identity::NodeId;
+use micelio_core::node::{ConnId, DialId, Input, Node, NodeEvent, Output, PeerRecord};
+use micelio_core::time::Instant;
+use micelio_platform::store::Store;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::clock::Clock;
+use socket::{PeerSocket, READ_CHUNK, ReadOutcome};
+
+/// Token of the peer listener.
+const LISTENER: Token = Token(0);
+/// Token of the waker the application uses to hand over commands.
+pub const WAKER: Token = Token(1);
+/// Token of the signal source.
+pub const SIGNALS: Token = Token(2);
+/// First token used for connections.
+const FIRST_CONN: usize = 16;
+/// TCP connect timeout (spec §9.1).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often batched peer records are written to the store.
+const PERSIST_PERIOD: Duration = Duration::from_secs(1);
+/// Bound on one read pass per connection before other sockets get their turn.
+const READ_BUDGET: usize = 4 * READ_CHUNK;
+
+/// The application side of the loop (the partyline, an embedding program...).
+pub trait Application {
+    /// An event of the node.
+    fn on_event(&mut self, event: NodeEvent);
+    /// Chat lines (nick, text) to originate, taken when the waker fired or after each turn.
+    fn take_outgoing(&mut self) -> Vec<(String, String)>;
+    /// Signals or the application asked to stop.
+    fn should_stop(&mut self) -> bool;
+}
+
+/// A dial in progress: the socket waits to become writable.
+struct PendingDial {
+    stream: TcpStream,
+    dial: DialId,
+    deadline: Instant,
+}
+
+/// An established socket and whether its writes are blocked.
+struct Peer {
+    socket: PeerSocket,
+    blocked_since: Option<Instant>,
+}
+
+/// Peer records waiting to be written in one transaction.
+#[derive(Default)]
+struct PersistBatch {
+    save: BTreeMap<NodeId, PeerRecord>,
+    forget: BTreeSet<NodeId>,
+}
+
+/// The event loop. Owns the node, every socket and the store.
+pub struct EventLoop {
+    poll: Poll,
+    clock: Clock,
+    node: Node,
+    listener: Option<TcpListener>,
+    peers: BTreeMap<ConnId, Peer>,
+    dials: BTreeMap<ConnId, PendingDial>,
+    next_conn: usize,
+    store: Store,
+    batch: PersistBatch,
+    next_persist: Instant,
+    read_buf: Vec<u8>,
+}
+
+impl EventLoop {
+    /// A loop around `node`, with an already bound listener (if the node listens).
+    pub fn new(
+        poll: Poll,
+        clock: Clock,
+        node: Node,
+        listener: Option<std::net::TcpListener>,
+        store: Store,
+    ) -> io::Result<Self> {
+        let listener = match listener {
+            Some(listener) => {
+                listener.set_nonblocking(true)?;
+                let mut listener = TcpListener::from_std(listener);
+                poll.registry()
+                    .register(&mut listener, LISTENER, Interest::READABLE)?;
+                Some(listener)
+            }
+            None => None,
+        };
+        let now = clock.now();
+        Ok(EventLoop {
+            poll,
+            clock,
+            node,
+            listener,
+            peers: BTreeMap::new(),
+            dials: BTreeMap::new(),
+            next_conn: FIRST_CONN,
+            store,
+            batch: PersistBatch::default(),
+            next_persist: now + PERSIST_PERIOD,
+            read_buf: vec![0; READ_CHUNK],
+        })
+    }
+
+    /// A waker the application can use from another thread.
+    pub fn waker(&self) -> io::Result<Waker> {
+        Waker::new(self.poll.registry(), WAKER)
+    }
+
+    /// The registry, to register extra sources (signals).
+    pub fn registry(&self) -> &mio::Registry {
+        self.poll.registry()
+    }
+
+    /// The node (for status queries).
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Runs until the application asks to stop, then shuts the node down cleanly.
+    pub fn run(&mut self, app: &mut impl Application) -> io::Result<()> {
+        let mut events = Events::with_capacity(256);
+        self.node.handle_input(self.clock.now(), Input::Timeout);
+        let mut next = self.process_outputs(app);
+        while !app.should_stop() {
+            let wake_at = next.map_or(self.next_persist, |n| n.min(self.next_persist));
+            let wait = self
+                .next_dial_deadline()
+                .map_or(wake_at, |d| d.min(wake_at));
+            match self.poll.poll(&mut events, Some(self.clock.until(wait))) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_all(),
+                    WAKER | SIGNALS => {}
+                    token => self.socket_ready(token, event.is_readable(), event.is_writable()),
+                }
+                self.process_outputs(app);
+            }
+            self.expire_dials();
+            self.originate(app);
+            let now = self.clock.now();
+            self.node.handle_input(now, Input::Timeout);
+            next = self.process_outputs(app);
+            if now >= self.next_persist {
+                self.flush_store();
+            }
+        }
+        self.shutdown(app);
+        Ok(())
+    }
+
+    fn originate(&mut self, app: &mut impl Application) {
+        for (nick, text) in app.take_outgoing() {
+            let now = self.clock.now();
+            if let Err(error) = self.node.broadcast_chat(now, &nick, &text) {
+                tracing::warn!(%error, "chat not sent");
+            }
+        }
+    }
+
+    /// Closes every connection, writes the peer table and returns.
+    fn shutdown(&mut self, app: &mut impl Application) {
+        let now = self.clock.now();
+        self.node.shutdown(now);
+        self.process_outputs(app);
+        for (_, mut peer) in std::mem::take(&mut self.peers) {
+            let _ = peer.socket.flush();
+            let _ = self.poll.registry().deregister(&mut peer.socket.stream);
+        }
+        for (_, mut dial) in std::mem::take(&mut self.dials) {
+            let _ = self.poll.registry().deregister(&mut dial.stream);
+        }
+        self.flush_store();
+    }
+
+    fn next_dial_deadline(&self) -> Option<Instant> {
+        self.dials.values().map(|d| d.deadline).min()
+    }
+
+    fn new_conn(&mut self) -> ConnId {
+        let conn = ConnId(self.next_conn as u64);
+        self.next_conn += 1;
+        conn
+    }
+
+    fn accept_all(&mut self) {
+        loop {
+            let Some(listener) = self.listener.as_mut() else {
+                return;
+            };
+            match listener.accept() {
+                Ok((mut stream, remote)) => {
+                    let conn = self.new_conn();
+                    let token = Token(conn.0 as usize);
+                    if let Err(e) =
+                        self.poll
+                            .registry()
+                            .register(&mut stream, token, Interest::READABLE)
+                    {
+                        tracing::warn!(error = %e, "accept error");
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    self.peers.insert(
+                        conn,
+                        Peer {
+                            socket: PeerSocket::new(stream),
+                            blocked_since: None,
+                        },
+                    );
+                    let remote = remote.to_string();
+                    self.node.handle_input(
+                        self.clock.now(),
+                        Input::Accepted {
+                            conn,
+                            remote_addr: &remote,
+                        },
+                    );
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept error");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn socket_ready(&mut self, token: Token, readable: bool, writable: bool) {
+        let conn = ConnId(token.0 as u64);
+        if self.dials.contains_key(&conn) {
+            self.finish_dial(conn);
+            return;
+        }
+        if writable {
+            self.flush_peer(conn);
+        }
+        if readable {
+            self.read_peer(conn);
+        }
+    }
+
+    fn finish_dial(&mut self, conn: ConnId) {
+        let Some(mut pending) = self.dials.remove(&conn) else {
+            return;
+        };
+        let connected = match pending.stream.take_error() {
+            Ok(None) => pending.stream.peer_addr().is_ok(),
+            _ => false,
+        };
+        let now = self.clock.now();
+        if !connected {
+            let _ = self.poll.registry().deregister(&mut pending.stream);
+            self.node
+                .handle_input(now, Input::DialFailed { dial: pending.dial });
+            return;
+        }
+        let token = Token(conn.0 as usize);
+        if self
+            .poll
+            .registry()
+            .reregister(&mut pending.stream, token, Interest::READABLE)
+            .is_err()
+        {
+            self.node
+                .handle_input(now, Input::DialFailed { dial: pending.dial });
+            return;
+        }
+        let _ = pending.stream.set_nodelay(true);
+        self.peers.insert(
+            conn,
+            Peer {
+                socket: PeerSocket::new(pending.stream),
+                blocked_since: None,
+            },
+        );
+        self.node.handle_input(
+            now,
+            Input::Connected {
+                dial: pending.dial,
+                conn,
+            },
+        );
+    }
+
+    fn expire_dials(&mut self) {
+        let now = self.clock.now();
+        let expired: Vec<ConnId> = self
+            .dials
+            .iter()
+            .filter(|(_, d)| d.deadline <= now)
+            .map(|(c, _)| *c)
+            .collect();
+        for conn in expired {
+            if let Some(mut pending) = self.dials.remove(&conn) {
+                let _ = self.poll.registry().deregister(&mut pending.stream);
+                self.node
+                    .handle_input(now, Input::DialFailed { dial: pending.dial });
+            }
+        }
+    }
+
+    fn read_peer(&mut self, conn: ConnId) {
+        let Some(peer) = self.peers.get_mut(&conn) else {
+            return;
+        };
+        let outcome = peer.socket.read_some(&mut self.read_buf, READ_BUDGET);
+        let now = self.clock.now();
+        match outcome {
+            ReadOutcome::Data(data) => {
+                self.node
+                    .handle_input(now, Input::Received { conn, data: &data });
+            }
+            ReadOutcome::WouldBlock => {}
+            ReadOutcome::Closed => {
+                self.drop_peer(conn);
+                self.node.handle_input(now, Input::Closed { conn });
+            }
+        }
+    }
+
+    fn flush_peer(&mut self, conn: ConnId) {
+        let Some(peer) = self.peers.get_mut(&conn) else {
+            return;
+        };
+        let now = self.clock.now();
+        match peer.socket.flush() {
+            Ok(true) => {
+                if peer.blocked_since.take().is_some() {
+                    let token = Token(conn.0 as usize);
+                    let _ = self.poll.registry().reregister(
+                        &mut peer.socket.stream,
+                        token,
+                        Interest::READABLE,
+                    );
+                    self.node
+                        .handle_input(now, Input::WriteBlocked { conn, since: None });
+                }
+            }
+            Ok(false) => {
+                if peer.blocked_since.is_none() {
+                    peer.blocked_since = Some(now);
+                    let token = Token(conn.0 as usize);
+                    let interest = Interest::READABLE | Interest::WRITABLE;
+                    let _ =
+                        self.poll
+                            .registry()
+                            .reregister(&mut peer.socket.stream, token, interest);
+                    self.node.handle_input(
+                        now,
+                        Input::WriteBlocked {
+                            conn,
+                            since: Some(now),
+                        },
+                    );
+                }
+            }
+            Err(_) => {
+                self.drop_peer(conn);
+                self.node.handle_input(now, Input::Closed { conn });
+            }
+        }
+    }
+
+    fn drop_peer(&mut self, conn: ConnId) {
+        if let Some(mut peer) = self.peers.remove(&conn) {
+            let _ = self.poll.registry().deregister(&mut peer.socket.stream);
+        }
+    }
+
+    fn dial(&mut self, dial: DialId, addr: &str) {
+        let now = self.clock.now();
+        let target: Option<SocketAddr> = addr.to_socket_addrs().ok().and_then(|mut a| a.next());
+        let Some(target) = target else {
+            tracing::debug!(%addr, "dial failed: cannot resolve");
+            self.node.handle_input(now, Input::DialFailed { dial });
+            return;
+        };
+        let mut stream = match TcpStream::connect(target) {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::debug!(%addr, %error, "dial failed");
+                self.node.handle_input(now, Input::DialFailed { dial });
+                return;
+            }
+        };
+        let conn = self.new_conn();
+        let token = Token(conn.0 as usize);
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, token, Interest::WRITABLE)
+            .is_err()
+        {
+            self.node.handle_input(now, Input::DialFailed { dial });
+            return;
+        }
+        self.dials.insert(
+            conn,
+            PendingDial {
+                stream,
+                dial,
+                deadline: now + CONNECT_TIMEOUT,
+            },
+        );
+    }
+
+    /// Carries out the node's outputs; returns when it must be woken next.
+    fn process_outputs(&mut self, app: &mut impl Application) -> Option<Instant> {
+        loop {
+            match self.node.poll_output() {
+                Output::Transmit { conn, data } => {
+                    if let Some(peer) = self.peers.get_mut(&conn) {
+                        peer.socket.push(data);
+                        if peer.blocked_since.is_none() {
+                            self.flush_peer(conn);
+                        }
+                    }
+                }
+                Output::Dial { dial, addr } => self.dial(dial, &addr),
+                Output::Close { conn } => {
+                    if let Some(peer) = self.peers.get_mut(&conn) {
+                        let _ = peer.socket.flush();
+                        let _ = peer.socket.stream.shutdown(std::net::Shutdown::Both);
+                    }
+                    self.drop_peer(conn);
+                }
+                Output::PersistPeer(record) => {
+                    self.batch.forget.remove(&record.node_id);
+                    self.batch.save.insert(record.node_id, record);
+                }
+                Output::ForgetPeer(id) => {
+                    self.batch.save.remove(&id);
+                    self.batch.forget.insert(id);
+                }
+                Output::Event(event) => app.on_event(event),
+                Output::Timeout(at) => return at,
+            }
+        }
+    }
+
+    /// Writes batched peer records in one transaction.
+    fn flush_store(&mut self) {
+        self.next_persist = self.clock.now() + PERSIST_PERIOD;
+        let batch = std::mem::take(&mut self.batch);
+        if !batch.save.is_empty() {
+            let records: Vec<PeerRecord> = batch.save.into_values().collect();
+            if let Err(error) = self.store.save_peers(&records) {
+                tracing::error!(%error, "save peer");
+            }
+        }
+        if !batch.forget.is_empty() {
+            let ids: Vec<NodeId> = batch.forget.into_iter().collect();
+            if let Err(error) = self.store.forget_peers(&ids) {
+                tracing::error!(%error, "save peer");
+            }
+        }
+    }
+}

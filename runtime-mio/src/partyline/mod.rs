@@ -1,0 +1,29 @@
+//! The SSH partyline (NODE.md §5), without SSH: the chat room and the terminal of each member.
+//!
+//! Nothing here does I/O or starts threads. The SSH layer owns one [`Hub`] and, per session
+//! channel, one [`LineEditor`], and moves bytes and lines between them:
+//!
+//! 1. On `shell`: `let id = hub.join(user)`, `let mut editor = LineEditor::new(&prompt)` with
+//!    `hub.prompt(id)`.
+//! 2. Channel data: `editor.handle_input(bytes)`, then `editor.poll_event()` until `None`. For
+//!    each [`EditorEvent::Line`], `hub.handle_line(id, &line)` and `editor.set_prompt(..)` with
+//!    the (maybe renamed) prompt before polling on; on [`LineOutcome::Quit`] or
+//!    [`EditorEvent::End`] the session ends.
+//! 3. After anything changed the hub: for every session, `editor.print_above(&line)` for each
+//!    `hub.pop_output(id)`, then `editor.poll_event()` (the first poll after a line shows the
+//!    prompt again), then send `editor.take_output()` to the channel. Chat lines for the mesh
+//!    come from `hub.poll_network()`; chat from the mesh goes in with `hub.remote_chat(..)`.
+//! 4. Session end: print what is still queued, `hub.leave(id)`, close the channel.
+//!
+//! Untrusted text is cleaned by [`sanitize`](sanitize::sanitize) before any terminal sees it.
+
+pub mod hub;
+pub mod line_editor;
+pub mod sanitize;
+
+pub use hub::{
+    CommandHandler, Hub, LineOutcome, NETWORK_QUEUE_LINES, OUTPUT_QUEUE_LINES, RegisterError,
+    SessionId,
+};
+pub use line_editor::{EditorEvent, LineEditor};
+pub use sanitize::sanitize;

@@ -1,0 +1,205 @@
+//! Runs real `micelio` processes on 127.0.0.1 for the daemon's integration tests.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// A fresh directory under the system temp dir.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("micelio-it-{}-{name}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Settings of one test node.
+#[derive(Clone, Debug)]
+pub struct NodeSettings {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Peer listen address, empty for outbound-only.
+    pub listen: String,
+    /// Bootstrap addresses.
+    pub bootstrap: Vec<String>,
+    /// SSH listen address.
+    pub ssh_listen: String,
+    /// Extra TOML appended to the `[network]` table.
+    pub network_extra: String,
+    /// Node name.
+    pub name: String,
+}
+
+impl NodeSettings {
+    /// A listening node with a fresh data directory, fast discovery and its own SSH port.
+    pub fn new(name: &str) -> Self {
+        NodeSettings {
+            data_dir: temp_dir(name),
+            listen: format!("127.0.0.1:{}", free_port()),
+            bootstrap: Vec::new(),
+            ssh_listen: format!("127.0.0.1:{}", free_port()),
+            network_extra: "exchange_interval = \"1s\"\ndiscovery_interval = \"1s\"\n".into(),
+            name: name.into(),
+        }
+    }
+
+    /// Writes the configuration file and returns its path.
+    pub fn write_config(&self) -> PathBuf {
+        let bootstrap: Vec<String> = self.bootstrap.iter().map(|b| format!("{b:?}")).collect();
+        let text = format!(
+            "[node]\nname = {:?}\ndata_dir = {:?}\n\n[ssh]\nlisten = {:?}\n\n[network]\nlisten = {:?}\nbootstrap = [{}]\n{}\n[logging]\nlevel = \"debug\"\n",
+            self.name,
+            self.data_dir.display().to_string(),
+            self.ssh_listen,
+            self.listen,
+            bootstrap.join(", "),
+            self.network_extra,
+        );
+        let path = self.data_dir.join("config.toml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+}
+
+/// A running `micelio` process whose stderr is collected line by line.
+pub struct NodeProcess {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    /// What it was started with.
+    pub settings: NodeSettings,
+}
+
+/// The path of the built daemon.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_micelio")
+}
+
+impl NodeProcess {
+    /// Starts a node from `settings` (writes its config file).
+    pub fn start(settings: NodeSettings) -> Self {
+        let config = settings.write_config();
+        let mut child = Command::new(binary())
+            .arg("-config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start micelio");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        NodeProcess {
+            child,
+            lines,
+            settings,
+        }
+    }
+
+    /// Every stderr line so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits until a line contains every one of `needles`; returns it.
+    pub fn wait_for(&self, needles: &[&str], timeout: Duration) -> Option<String> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Some(line) = self
+                .lines()
+                .into_iter()
+                .find(|l| needles.iter().all(|n| l.contains(n)))
+            {
+                return Some(line);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Number of lines containing every one of `needles`.
+    pub fn count(&self, needles: &[&str]) -> usize {
+        self.lines()
+            .iter()
+            .filter(|l| needles.iter().all(|n| l.contains(n)))
+            .count()
+    }
+
+    /// The node id from the `node started` line.
+    pub fn node_id(&self) -> String {
+        let line = self
+            .wait_for(&["node started"], Duration::from_secs(10))
+            .expect("node started");
+        let start = line.find("node_id=").expect("node_id attribute") + "node_id=".len();
+        line[start..start + 64].to_owned()
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
+    /// Waits for the process to exit, at most `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.settings.data_dir
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` until it is true or `timeout` passes.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
