@@ -565,16 +565,13 @@ mod tests {
             "=",
             " ",
         ];
-        let mut stack = vec![String::new()];
-        while let Some(text) = stack.pop() {
+        // Every sequence of up to 5 pieces.
+        let mut stack = vec![(String::new(), 0)];
+        while let Some((text, depth)) = stack.pop() {
             let _ = decode_private_key_pem(&text);
-            if text.len() < 40 {
+            if depth < 5 {
                 for piece in pieces {
-                    let mut next = text.clone();
-                    next.push_str(piece);
-                    if next.matches(piece).count() <= 2 {
-                        stack.push(next);
-                    }
+                    stack.push((format!("{text}{piece}"), depth + 1));
                 }
             }
         }

@@ -41,6 +41,10 @@ pub struct NodeConfig {
     pub max_gossip_id_len: usize,
     /// Seen-cache time to live (5 min) and sweep period of every cache (1 min).
     pub seen_ttl: Duration,
+    /// Bound rule: a full seen cache forgets an id only if it is at least this old; younger ids
+    /// are kept and the new message is refused (30 s, far longer than a message takes to
+    /// cross the mesh).
+    pub seen_min_age: Duration,
     /// Period of the cache sweeps (1 min).
     pub sweep_interval: Duration,
     /// Per-sender rate (10 messages/s) and burst (20).
@@ -87,6 +91,7 @@ impl Default for NodeConfig {
             max_gossip_payload: 65_536,
             max_gossip_id_len: 128,
             seen_ttl: Duration::from_secs(300),
+            seen_min_age: Duration::from_secs(30),
             sweep_interval: Duration::from_secs(60),
             rate_per_sec: 10,
             rate_burst: 20,

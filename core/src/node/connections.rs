@@ -44,6 +44,7 @@ impl Node {
             remote_static: None,
             admitted_at: now,
             exchange_seen: SeenCache::new(self.config.seen_ttl, self.config.max_exchange_seen),
+            write_blocked: false,
         }
     }
 
@@ -119,6 +120,9 @@ impl Node {
         let Some(slot) = self.slots.get_mut(&conn) else {
             return;
         };
+        if slot.write_blocked {
+            return;
+        }
         while let Some(data) = slot.connection.poll_transmit() {
             self.outputs.push_back(Output::Transmit { conn, data });
         }

@@ -59,6 +59,7 @@ impl Node {
             tracing::debug!(peer = %from, count = exchange.peers.len(), "received peer exchange");
         }
         let own = self.node_id();
+        let unix = self.unix_now(now);
         for info in exchange
             .peers
             .iter()
@@ -76,10 +77,14 @@ impl Node {
                 }
             };
             self.gossip.keys.insert(id, key, Trust::GossipLearned);
+            if self.admitted.contains_key(&id) {
+                // A connected peer's own hello is authoritative for its address.
+                continue;
+            }
             let admitted = &self.admitted;
             let (merge, evicted) = self
                 .peers
-                .merge(id, key, info, |n| admitted.contains_key(n));
+                .merge(id, key, info, unix, |n| admitted.contains_key(n));
             if let Some(evicted) = evicted {
                 self.outputs.push_back(Output::ForgetPeer(evicted));
             }

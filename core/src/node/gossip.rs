@@ -8,7 +8,7 @@ use micelio_proto::Envelope;
 use super::NodeConfig;
 use super::keyring::{KeyRing, Trust};
 use super::rate_limiter::RateLimiter;
-use super::seen_cache::SeenCache;
+use super::seen_cache::{SeenCache, SeenInsert};
 use crate::envelope;
 use crate::identity::NodeId;
 use crate::time::Instant;
@@ -30,6 +30,9 @@ pub enum GossipDrop {
     InvalidSignature,
     /// The sender's token bucket is empty.
     RateLimited,
+    /// The seen cache is full of recent ids: the message is refused rather than risking a
+    /// storm of re-accepted copies.
+    Overloaded,
 }
 
 impl fmt::Display for GossipDrop {
@@ -42,6 +45,7 @@ impl fmt::Display for GossipDrop {
             Self::UnknownSender => "dropping message from unknown sender",
             Self::InvalidSignature => "invalid signature",
             Self::RateLimited => "rate limit exceeded",
+            Self::Overloaded => "seen cache full, message refused",
         })
     }
 }
@@ -77,6 +81,7 @@ pub struct Gossip {
     pub stats: GossipStats,
     max_payload: usize,
     max_id_len: usize,
+    seen_min_age: core::time::Duration,
     /// This node's own id and key, kept outside the bounded ring so they are never evicted.
     own: (NodeId, [u8; 32]),
 }
@@ -96,6 +101,7 @@ impl Gossip {
             stats: GossipStats::default(),
             max_payload: config.max_gossip_payload,
             max_id_len: config.max_gossip_id_len,
+            seen_min_age: config.seen_min_age,
             own: (own, own_key),
         }
     }
@@ -135,8 +141,13 @@ impl Gossip {
         if !self.limiter.allow(&sender, now) {
             return Err(GossipDrop::RateLimited);
         }
-        if !self.seen.insert(&envelope.message_id, now) {
-            return Err(GossipDrop::Duplicate);
+        match self
+            .seen
+            .try_insert(&envelope.message_id, now, self.seen_min_age)
+        {
+            SeenInsert::New => {}
+            SeenInsert::Seen => return Err(GossipDrop::Duplicate),
+            SeenInsert::Full => return Err(GossipDrop::Overloaded),
         }
         Ok(sender)
     }

@@ -95,6 +95,9 @@ struct Slot {
     remote_static: Option<[u8; 32]>,
     admitted_at: Instant,
     exchange_seen: SeenCache,
+    /// The runtime reported its socket write blocked: transmits stay in the connection's
+    /// bounded queue (64 frames) until it drains, so back-pressure reaches the senders.
+    write_blocked: bool,
 }
 
 impl Slot {
@@ -328,6 +331,10 @@ impl Node {
             Input::WriteBlocked { conn, since } => {
                 if let Some(slot) = self.slots.get_mut(&conn) {
                     slot.connection.set_write_blocked(since);
+                    slot.write_blocked = since.is_some();
+                    if since.is_none() {
+                        self.drain_transmits(conn);
+                    }
                 }
             }
         }

@@ -226,14 +226,18 @@ impl PeerTable {
 
     /// Merges a validated PeerExchange entry (spec §12.3): create if unknown; otherwise
     /// overwrite address, reachability, key and `last_seen` only if `last_seen` is newer.
+    ///
+    /// A `last_seen` in the future is taken as `now_unix`: otherwise one forged entry with
+    /// `last_seen = u64::MAX` would pin a false address for ever (no later entry is newer).
     pub fn merge(
         &mut self,
         node_id: NodeId,
         key: [u8; 32],
         info: &PeerInfo,
+        now_unix: i64,
         protected: impl Fn(&NodeId) -> bool,
     ) -> (Merge, Option<NodeId>) {
-        let last_seen = clamp_last_seen(info.last_seen);
+        let last_seen = clamp_last_seen(info.last_seen).min(now_unix);
         let (record, outcome) = match self.records.get(&node_id) {
             None => (
                 PeerRecord {
@@ -355,21 +359,49 @@ mod tests {
         let mut table = PeerTable::new(10);
         let first = info(&peer, "10.0.0.1:4000", 100);
         let (id, key) = validate_entry(&first, &own(), |_| None).unwrap();
-        assert_eq!(table.merge(id, key, &first, |_| false).0, Merge::Created);
+        assert_eq!(
+            table.merge(id, key, &first, i64::MAX, |_| false).0,
+            Merge::Created
+        );
         let mut failed = table.get(&id).unwrap().clone();
         failed.fail_count = 2;
         failed.last_fail = 50;
         table.put(failed, |_| false);
         let older = info(&peer, "10.0.0.2:4000", 99);
-        assert_eq!(table.merge(id, key, &older, |_| false).0, Merge::Unchanged);
+        assert_eq!(
+            table.merge(id, key, &older, i64::MAX, |_| false).0,
+            Merge::Unchanged
+        );
         assert_eq!(table.get(&id).unwrap().addr, "10.0.0.1:4000");
         let newer = info(&peer, "10.0.0.3:4000", 101);
-        assert_eq!(table.merge(id, key, &newer, |_| false).0, Merge::Updated);
+        assert_eq!(
+            table.merge(id, key, &newer, i64::MAX, |_| false).0,
+            Merge::Updated
+        );
         let record = table.get(&id).unwrap();
         assert_eq!(
             (record.addr.as_str(), record.fail_count, record.last_fail),
             ("10.0.0.3:4000", 2, 50)
         );
+    }
+
+    #[test]
+    fn future_last_seen_is_capped_at_now_so_it_cannot_pin_an_address() {
+        let peer = Identity::from_seed(&[1; 32]);
+        let mut table = PeerTable::new(10);
+        let forged = info(&peer, "10.6.6.6:4000", u64::MAX);
+        let (id, key) = validate_entry(&forged, &own(), |_| None).unwrap();
+        assert_eq!(
+            table.merge(id, key, &forged, 1_000, |_| false).0,
+            Merge::Created
+        );
+        assert_eq!(table.get(&id).unwrap().last_seen, 1_000);
+        let honest = info(&peer, "10.0.0.1:4000", 1_001);
+        assert_eq!(
+            table.merge(id, key, &honest, 1_001, |_| false).0,
+            Merge::Updated
+        );
+        assert_eq!(table.get(&id).unwrap().addr, "10.0.0.1:4000");
     }
 
     #[test]
@@ -379,12 +411,12 @@ mod tests {
         for (i, peer) in ids.iter().take(3).enumerate() {
             let entry = info(peer, "10.0.0.1:4000", 10 + i as u64);
             let (id, key) = validate_entry(&entry, &own(), |_| None).unwrap();
-            table.merge(id, key, &entry, |_| false);
+            table.merge(id, key, &entry, i64::MAX, |_| false);
         }
         let protected = ids[0].node_id();
         let entry = info(&ids[3], "10.0.0.1:4000", 5);
         let (id, key) = validate_entry(&entry, &own(), |_| None).unwrap();
-        let (outcome, evicted) = table.merge(id, key, &entry, |n| *n == protected);
+        let (outcome, evicted) = table.merge(id, key, &entry, i64::MAX, |n| *n == protected);
         assert_eq!(outcome, Merge::Created);
         assert_eq!(evicted, Some(ids[1].node_id()));
         assert_eq!(table.len(), 3);

@@ -7,6 +7,17 @@ use core::time::Duration;
 
 use crate::time::Instant;
 
+/// Outcome of [`SeenCache::try_insert`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeenInsert {
+    /// The id was not known and is now remembered.
+    New,
+    /// The id was already known.
+    Seen,
+    /// The cache is full of recent ids; the id was not remembered.
+    Full,
+}
+
 /// Message ids already processed, each with the time it was first seen.
 ///
 /// Spec §10.6: a read-only lookup ([`SeenCache::contains`]), an atomic test-and-set
@@ -14,8 +25,9 @@ use crate::time::Instant;
 /// An expired entry still counts as seen until a sweep removes it, so with the reference's
 /// 5-minute TTL and 1-minute sweep an id is remembered for 5 to 6 minutes.
 ///
-/// Our bound: at most [`SeenCache::capacity`] ids; inserting into a full cache first forgets
-/// the oldest one. Every operation is O(log n) (amortised for [`SeenCache::sweep`]): ids are
+/// Our bound: at most [`SeenCache::capacity`] ids. [`SeenCache::insert`] into a full cache
+/// forgets the oldest id; [`SeenCache::try_insert`] forgets it only when it is old enough and
+/// otherwise refuses the new id. Every operation is O(log n) (amortised for [`SeenCache::sweep`]): ids are
 /// kept in a map for lookups and in a queue, oldest first, for eviction and sweeping.
 #[derive(Clone, Debug)]
 pub struct SeenCache {
@@ -55,20 +67,55 @@ impl SeenCache {
             return false;
         }
         while self.entries.len() >= self.capacity {
-            match self.order.pop_front() {
-                Some((_, oldest)) => {
-                    self.entries.remove(&oldest);
-                }
-                None => break,
+            if !self.evict_oldest() {
+                break;
             }
         }
+        self.push(id, now);
+        true
+    }
+
+    /// Test-and-set that never forgets an id younger than `min_age` to make room: when the
+    /// cache is full of such ids the new one is refused ([`SeenInsert::Full`]) and not
+    /// remembered. Evicting ids whose copies may still be circulating would let those copies
+    /// be accepted and relayed again (a message storm); refusing only delays new messages.
+    pub fn try_insert(&mut self, id: &str, now: Instant, min_age: Duration) -> SeenInsert {
+        if self.entries.contains_key(id) {
+            return SeenInsert::Seen;
+        }
+        if self.entries.len() >= self.capacity {
+            self.sweep(now);
+        }
+        while self.entries.len() >= self.capacity {
+            let old_enough = self
+                .order
+                .front()
+                .is_some_and(|(seen, _)| now.saturating_duration_since(*seen) >= min_age);
+            if !old_enough || !self.evict_oldest() {
+                return SeenInsert::Full;
+            }
+        }
+        self.push(id, now);
+        SeenInsert::New
+    }
+
+    fn evict_oldest(&mut self) -> bool {
+        match self.order.pop_front() {
+            Some((_, oldest)) => {
+                self.entries.remove(&oldest);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn push(&mut self, id: &str, now: Instant) {
         let at = match self.order.back() {
             Some(&(newest, _)) => now.max(newest),
             None => now,
         };
         self.entries.insert(String::from(id), at);
         self.order.push_back((at, String::from(id)));
-        true
     }
 
     /// Removes every entry whose age at `now` is greater than the TTL (an entry exactly TTL
@@ -286,5 +333,22 @@ mod tests {
         assert!(c.contains("a"));
         c.sweep(Instant::from_nanos(1));
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn try_insert_refuses_rather_than_forgetting_recent_ids() {
+        let min_age = Duration::from_secs(30);
+        let mut cache = SeenCache::new(Duration::from_secs(300), 2);
+        let t0 = Instant::from_secs(100);
+        assert_eq!(cache.try_insert("a", t0, min_age), SeenInsert::New);
+        assert_eq!(cache.try_insert("a", t0, min_age), SeenInsert::Seen);
+        assert_eq!(cache.try_insert("b", t0, min_age), SeenInsert::New);
+        let soon = t0 + Duration::from_secs(29);
+        assert_eq!(cache.try_insert("c", soon, min_age), SeenInsert::Full);
+        assert!(cache.contains("a") && cache.contains("b") && !cache.contains("c"));
+        let later = t0 + Duration::from_secs(30);
+        assert_eq!(cache.try_insert("c", later, min_age), SeenInsert::New);
+        assert!(!cache.contains("a") && cache.contains("b") && cache.contains("c"));
+        assert_eq!(cache.len(), 2);
     }
 }
