@@ -1,28 +1,43 @@
-//! The daemon's application side of the event loop: signals, and where node events go.
+//! The daemon's application side of the event loop: signals, and the partyline that node events
+//! go to.
 
 use std::io;
+use std::time::{Duration, Instant};
 
 use micelio_core::node::NodeEvent;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::net::{Application, SIGNALS};
+use crate::partyline::service::PartylineService;
+use crate::ssh::DRAIN_TIMEOUT;
 
-/// Signals and the hand-off between the node and its users.
+/// How long the loop waits beyond the SSH server's own drain limit before it stops anyway.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
+
+/// Signals and the hand-off between the node and the partyline.
 pub struct DaemonApp {
     signals: Signals,
-    stopping: bool,
+    partyline: PartylineService,
+    /// Set on SIGINT/SIGTERM: when the loop stops even if the SSH side has not drained.
+    stop_deadline: Option<Instant>,
 }
 
 impl DaemonApp {
     /// Registers SIGINT and SIGTERM with the loop's registry.
-    pub fn new(registry: &mio::Registry) -> io::Result<Self> {
+    pub fn new(registry: &mio::Registry, partyline: PartylineService) -> io::Result<Self> {
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         registry.register(&mut signals, SIGNALS, mio::Interest::READABLE)?;
         Ok(DaemonApp {
             signals,
-            stopping: false,
+            partyline,
+            stop_deadline: None,
         })
+    }
+
+    /// The partyline, once the loop has returned.
+    pub fn into_partyline(self) -> PartylineService {
+        self.partyline
     }
 }
 
@@ -40,7 +55,8 @@ impl Application for DaemonApp {
             NodeEvent::Chat {
                 sender, nick, text, ..
             } => {
-                tracing::debug!(%sender, %nick, len = text.len(), "chat received");
+                tracing::debug!(%sender, len = text.len(), "chat received");
+                self.partyline.remote_chat(&nick, &text);
             }
             NodeEvent::Message {
                 sender, msg_type, ..
@@ -51,14 +67,23 @@ impl Application for DaemonApp {
     }
 
     fn take_outgoing(&mut self) -> Vec<(String, String)> {
-        Vec::new()
+        self.partyline.poll();
+        self.partyline.take_network()
     }
 
+    /// On the first SIGINT/SIGTERM: ends the partyline sessions and starts the SSH drain; the
+    /// loop goes on until the SSH side reports it has stopped (at most about 5 s), then shuts the
+    /// node down.
     fn should_stop(&mut self) -> bool {
-        if self.signals.pending().next().is_some() && !self.stopping {
+        if self.signals.pending().next().is_some() && self.stop_deadline.is_none() {
             tracing::info!("shutting down");
-            self.stopping = true;
+            self.stop_deadline = Some(Instant::now() + DRAIN_TIMEOUT + DRAIN_GRACE);
+            self.partyline.shutdown();
         }
-        self.stopping
+        let Some(deadline) = self.stop_deadline else {
+            return false;
+        };
+        self.partyline.poll();
+        self.partyline.ssh_stopped() || Instant::now() >= deadline
     }
 }

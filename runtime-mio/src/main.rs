@@ -1,13 +1,6 @@
 //! `micelio`: one Micelio node. Loads or creates its identity, joins the mesh, serves the SSH
 //! partyline, and runs until SIGINT or SIGTERM (NODE.md).
 
-mod app;
-mod clock;
-mod logging;
-mod net;
-#[allow(dead_code, unused_imports)]
-mod partyline;
-
 use std::fmt::Display;
 use std::path::Path;
 use std::process::ExitCode;
@@ -18,9 +11,13 @@ use micelio_platform::identity_files;
 use micelio_platform::store::Store;
 use rand_core::{OsRng, RngCore};
 
-use crate::app::DaemonApp;
-use crate::clock::Clock;
-use crate::net::EventLoop;
+use micelio_node::app::DaemonApp;
+use micelio_node::clock::Clock;
+use micelio_node::logging;
+use micelio_node::net::EventLoop;
+use micelio_node::partyline::Hub;
+use micelio_node::partyline::service::PartylineService;
+use micelio_node::ssh::{AuthorizedKeys, SshServer};
 
 /// A start-up failure: the NODE.md §2 message and its cause.
 struct Fatal {
@@ -74,6 +71,7 @@ fn run(overrides: &Overrides) -> Result<(), Fatal> {
         identity_files::load_or_create(&data_dir).map_err(|e| fatal("fatal: identity")(&e))?;
     tracing::info!(node_id = %identity.node_id(), name = %config.node.name, "node started");
     let store = Store::open(&data_dir.join("data.db")).map_err(|e| fatal("fatal: store")(&e))?;
+    let hub = Hub::new(config.node.name.clone(), config.networking_enabled());
 
     let listener = if config.network.listen.trim().is_empty() {
         None
@@ -92,21 +90,41 @@ fn run(overrides: &Overrides) -> Result<(), Fatal> {
     let node_config = config.to_node_config(advertised, listener.is_some());
 
     let clock = Clock::start();
+    let host_seed = identity.seed();
     let mut seed = [0u8; 32];
     OsRng.fill_bytes(&mut seed);
     let mut node = Node::new(node_config, identity, seed, clock.now(), Clock::unix_now());
     let loaded = store.load_peers().map_err(|e| fatal("fatal: store")(&e))?;
     node.load_peers(loaded.records);
 
+    let authorized = AuthorizedKeys::load(&data_dir.join("authorized_keys"));
+    let ssh_listener = bind_ssh(&config.ssh.listen).map_err(|e| fatal("fatal: ssh")(&e))?;
+    tracing::info!(addr = %config.ssh.listen, "ssh listening");
+
     let poll = mio::Poll::new().map_err(|e| fatal("fatal: transport")(&e))?;
     let mut event_loop = EventLoop::new(poll, clock, node, listener, store)
         .map_err(|e| fatal("fatal: transport")(&e))?;
-    let mut app = DaemonApp::new(event_loop.registry()).map_err(|e| fatal("fatal: signals")(&e))?;
+    let waker = event_loop
+        .waker()
+        .map_err(|e| fatal("fatal: transport")(&e))?;
+    let ssh = SshServer::start(ssh_listener, &host_seed, authorized, waker)
+        .map_err(|e| fatal("fatal: ssh")(&e))?;
+    let partyline = PartylineService::new(hub, ssh);
+    let mut app = DaemonApp::new(event_loop.registry(), partyline)
+        .map_err(|e| fatal("fatal: signals")(&e))?;
     event_loop
         .run(&mut app)
         .map_err(|e| fatal("fatal: transport")(&e))?;
+    app.into_partyline().finish();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Binds the SSH listen address as configured; an empty address means an OS-chosen port on all
+/// interfaces (NODE.md §3.4).
+fn bind_ssh(addr: &str) -> Result<std::net::TcpListener, String> {
+    let target = if addr.is_empty() { "0.0.0.0:0" } else { addr };
+    std::net::TcpListener::bind(target).map_err(|e| format!("listening on {addr}: {e}"))
 }
 
 /// Creates the data directory (and parents) with mode 0700 when missing.

@@ -1,7 +1,8 @@
 //! The SSH partyline (NODE.md §5), without SSH: the chat room and the terminal of each member.
 //!
-//! Nothing here does I/O or starts threads. The SSH layer owns one [`Hub`] and, per session
-//! channel, one [`LineEditor`], and moves bytes and lines between them:
+//! Nothing here does I/O or starts threads. The daemon owns one [`Hub`] (in the mio loop) and,
+//! per session channel, one [`LineEditor`] (with the SSH session), and moves bytes and lines
+//! between them:
 //!
 //! 1. On `shell`: `let id = hub.join(user)`, `let mut editor = LineEditor::new(&prompt)` with
 //!    `hub.prompt(id)`.
@@ -16,10 +17,15 @@
 //! 4. Session end: print what is still queued, `hub.leave(id)`, close the channel.
 //!
 //! Untrusted text is cleaned by [`sanitize`](sanitize::sanitize) before any terminal sees it.
+//!
+//! [`service`] is the loop-side half of the daemon's wiring: it owns the hub inside the mio loop
+//! and exchanges joins, lines and output with the SSH thread (`crate::ssh`) over channels, the
+//! editors living with the SSH sessions.
 
 pub mod hub;
 pub mod line_editor;
 pub mod sanitize;
+pub mod service;
 
 pub use hub::{
     CommandHandler, Hub, LineOutcome, NETWORK_QUEUE_LINES, OUTPUT_QUEUE_LINES, RegisterError,

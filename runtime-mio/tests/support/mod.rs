@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod peer;
+pub mod ssh;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
