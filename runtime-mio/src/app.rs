@@ -47,7 +47,7 @@ impl Application for DaemonApp {
             NodeEvent::PeerUp {
                 node_id, direction, ..
             } => {
-                tracing::debug!(peer = %node_id, ?direction, "peer up");
+                tracing::debug!(peer = %node_id, %direction, "peer up");
             }
             NodeEvent::PeerDown { node_id, reason } => {
                 tracing::debug!(peer = %node_id, %reason, "peer down");

@@ -229,3 +229,28 @@ fn sigterm_closes_peers_and_exits_zero_within_five_seconds() {
         "the peer saw the close"
     );
 }
+
+#[test]
+fn data_directory_in_the_reference_format_keeps_its_node_id() {
+    // NODE.md §4.2: the reference's files for the seed 00 01 .. 1f.
+    let settings = NodeSettings::new("reference-identity");
+    let identity = settings.data_dir.join("identity");
+    std::fs::create_dir_all(&identity).unwrap();
+    std::fs::write(
+        identity.join("node.key"),
+        "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    std::fs::write(
+        identity.join("node.pub"),
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4\n",
+    )
+    .unwrap();
+    let node = NodeProcess::start(settings);
+    assert_eq!(
+        node.node_id(),
+        "56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c"
+    );
+    let key = std::fs::read_to_string(identity.join("node.key")).unwrap();
+    assert!(key.contains("MC4CAQAwBQYDK2VwBCIEIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f"));
+}

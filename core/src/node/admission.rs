@@ -132,7 +132,7 @@ impl Node {
             last_fail: 0,
         };
         self.store_record(record);
-        tracing::info!(peer = %id, ?direction, "peer connected");
+        tracing::info!(peer = %id, %direction, "peer connected");
         if announce {
             self.outputs.push_back(Output::Event(NodeEvent::PeerUp {
                 node_id: id,

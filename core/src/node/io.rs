@@ -26,6 +26,15 @@ pub enum Direction {
     Inbound,
 }
 
+impl core::fmt::Display for Direction {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Direction::Outbound => "outbound",
+            Direction::Inbound => "inbound",
+        })
+    }
+}
+
 /// Something that happened on the network side, fed to [`super::Node::handle_input`].
 #[derive(Debug)]
 pub enum Input<'a> {
