@@ -100,6 +100,13 @@ fn run(overrides: &Overrides) -> Result<(), Fatal> {
     let authorized = AuthorizedKeys::load(&data_dir.join("authorized_keys"));
     let ssh_listener = bind_ssh(&config.ssh.listen).map_err(|e| fatal("fatal: ssh")(&e))?;
     tracing::info!(addr = %config.ssh.listen, "ssh listening");
+    if let Ok(bound) = ssh_listener.local_addr() {
+        tracing::info!(
+            login = %format!("ssh -p {} <nick>@{}", bound.port(), login_host(bound.ip())),
+            authorized_keys = %data_dir.join("authorized_keys").display(),
+            "partyline ready"
+        );
+    }
 
     let poll = mio::Poll::new().map_err(|e| fatal("fatal: transport")(&e))?;
     let mut event_loop = EventLoop::new(poll, clock, node, listener, store)
@@ -137,4 +144,13 @@ fn create_private_dir(path: &Path) -> std::io::Result<()> {
         builder.mode(0o700);
     }
     builder.create(path)
+}
+
+/// The host name to show in the login hint: loopback for a wildcard bind.
+fn login_host(ip: std::net::IpAddr) -> String {
+    if ip.is_unspecified() {
+        String::from("localhost")
+    } else {
+        ip.to_string()
+    }
 }
