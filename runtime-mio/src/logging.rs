@@ -169,6 +169,7 @@ fn text_value(value: &str) -> String {
     }
 }
 
+/// `value` in double quotes with `"`, `\\` and control characters escaped (valid JSON too).
 fn quoted(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
@@ -189,25 +190,9 @@ fn quoted(value: &str) -> String {
     out
 }
 
-/// A JSON string literal.
+/// A JSON string literal (the same escaping as a quoted text value).
 fn json(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    quoted(value)
 }
 
 /// The current UTC time as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
