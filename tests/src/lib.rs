@@ -11,6 +11,7 @@
 pub mod adversary;
 pub mod metrics;
 pub mod network;
+pub mod presets;
 pub mod sim;
 pub mod trace;
 

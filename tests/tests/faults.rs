@@ -12,29 +12,10 @@ use micelio_core::connection::{CloseReason, ConnectionConfig};
 use micelio_core::identity::NodeId;
 use micelio_core::node::{Direction, NodeConfig, NodeEvent};
 use micelio_core::time::Instant;
-use micelio_sim::{HostId, NetworkConfig, NodeSpec, Sim, seed_from_env};
+use micelio_sim::presets::{no_discovery, quick_discovery, spec};
+use micelio_sim::{HostId, NetworkConfig, Sim, seed_from_env};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-
-fn quick_discovery() -> NodeConfig {
-    NodeConfig {
-        exchange_interval: Duration::from_secs(1),
-        discovery_interval: Duration::from_secs(1),
-        ..NodeConfig::default()
-    }
-}
-
-fn no_discovery() -> NodeConfig {
-    NodeConfig {
-        exchange_interval: Duration::from_secs(3600),
-        discovery_interval: Duration::from_secs(3600),
-        ..NodeConfig::default()
-    }
-}
-
-fn spec(bootstrap: Vec<HostId>, config: &NodeConfig) -> NodeSpec {
-    NodeSpec::listening(bootstrap).with_config(config.clone())
-}
 
 /// Node ids of the admitted peers of `host` (empty if it is not running).
 fn peer_ids(sim: &Sim, host: HostId) -> Vec<NodeId> {

@@ -19,6 +19,7 @@ use micelio_core::identity::{Identity, NodeId};
 use micelio_core::node::address::is_invalid_peer_addr;
 use micelio_core::node::{GossipStats, NodeConfig, NodeEvent, PeerRecord};
 use micelio_core::proto::{self, ChatMessage, Envelope, PeerExchange, PeerInfo};
+use micelio_sim::presets::{no_discovery, quick_discovery};
 use micelio_sim::{HostId, NetworkConfig, NodeSpec, Sim, seed_from_env};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -114,23 +115,6 @@ fn host_identity(sim: &Sim, host: HostId) -> Identity {
 
 fn adversary_identity(sim: &mut Sim, adversary: HostId) -> Identity {
     sim.adversary(adversary).identity().clone()
-}
-
-/// Exchange and discovery effectively off: only the exchange sent at admission happens.
-fn no_discovery() -> NodeConfig {
-    NodeConfig {
-        exchange_interval: Duration::from_secs(3600),
-        discovery_interval: Duration::from_secs(3600),
-        ..NodeConfig::default()
-    }
-}
-
-fn quick_discovery() -> NodeConfig {
-    NodeConfig {
-        exchange_interval: Duration::from_secs(1),
-        discovery_interval: Duration::from_secs(1),
-        ..NodeConfig::default()
-    }
 }
 
 /// `n` listening nodes, each bootstrapping to every earlier one: a full mesh once admitted.

@@ -3,28 +3,8 @@
 
 use std::time::Duration;
 
-use micelio_core::node::NodeConfig;
+use micelio_sim::presets::{no_discovery, quick_discovery, spec};
 use micelio_sim::{HostId, NetworkConfig, NodeSpec, Sim, seed_from_env};
-
-fn quick_discovery() -> NodeConfig {
-    NodeConfig {
-        exchange_interval: Duration::from_secs(1),
-        discovery_interval: Duration::from_secs(1),
-        ..NodeConfig::default()
-    }
-}
-
-fn no_discovery() -> NodeConfig {
-    NodeConfig {
-        exchange_interval: Duration::from_secs(3600),
-        discovery_interval: Duration::from_secs(3600),
-        ..NodeConfig::default()
-    }
-}
-
-fn spec(bootstrap: Vec<HostId>, config: &NodeConfig) -> NodeSpec {
-    NodeSpec::listening(bootstrap).with_config(config.clone())
-}
 
 #[test]
 fn ten_node_star_relays_through_the_centre() {

@@ -1,0 +1,31 @@
+//! Node configurations and specs the simulation tests share.
+
+use std::time::Duration;
+
+use micelio_core::node::NodeConfig;
+
+use crate::sim::{HostId, NodeSpec};
+
+/// Exchange and discovery every second: meshes form within seconds of virtual time.
+pub fn quick_discovery() -> NodeConfig {
+    NodeConfig {
+        exchange_interval: Duration::from_secs(1),
+        discovery_interval: Duration::from_secs(1),
+        ..NodeConfig::default()
+    }
+}
+
+/// Exchange and discovery effectively off: only the exchange sent at admission happens, so
+/// topologies stay as built.
+pub fn no_discovery() -> NodeConfig {
+    NodeConfig {
+        exchange_interval: Duration::from_secs(3600),
+        discovery_interval: Duration::from_secs(3600),
+        ..NodeConfig::default()
+    }
+}
+
+/// A listening node with `config`, bootstrapping to `bootstrap`.
+pub fn spec(bootstrap: Vec<HostId>, config: &NodeConfig) -> NodeSpec {
+    NodeSpec::listening(bootstrap).with_config(config.clone())
+}
