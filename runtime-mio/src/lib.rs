@@ -7,7 +7,6 @@
 //! through [`app::DaemonApp::on_event`].
 
 pub mod app;
-pub mod clock;
 pub mod logging;
 pub mod net;
 pub mod partyline;

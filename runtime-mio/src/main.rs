@@ -12,12 +12,12 @@ use micelio_platform::store::Store;
 use rand_core::{OsRng, RngCore};
 
 use micelio_node::app::DaemonApp;
-use micelio_node::clock::Clock;
 use micelio_node::logging;
 use micelio_node::net::EventLoop;
 use micelio_node::partyline::Hub;
 use micelio_node::partyline::service::PartylineService;
 use micelio_node::ssh::{AuthorizedKeys, SshServer};
+use micelio_platform::clock::Clock;
 
 /// A start-up failure: the NODE.md §2 message and its cause.
 struct Fatal {

@@ -15,7 +15,7 @@ use micelio_platform::store::Store;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::clock::Clock;
+use micelio_platform::clock::Clock;
 use socket::{PeerSocket, READ_CHUNK, ReadOutcome};
 
 /// Token of the peer listener.
