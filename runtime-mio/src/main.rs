@@ -2,14 +2,10 @@
 //! partyline, and runs until SIGINT or SIGTERM (NODE.md).
 
 use std::fmt::Display;
-use std::path::Path;
 use std::process::ExitCode;
 
-use micelio_core::node::Node;
 use micelio_platform::config::{self, Config, Overrides, parse_args};
-use micelio_platform::identity_files;
-use micelio_platform::store::Store;
-use rand_core::{OsRng, RngCore};
+use micelio_platform::startup::{self, Prepared, StartupError};
 
 use micelio_node::app::DaemonApp;
 use micelio_node::logging;
@@ -17,7 +13,6 @@ use micelio_node::net::EventLoop;
 use micelio_node::partyline::Hub;
 use micelio_node::partyline::service::PartylineService;
 use micelio_node::ssh::{AuthorizedKeys, SshServer};
-use micelio_platform::clock::Clock;
 
 /// A start-up failure: the NODE.md §2 message and its cause.
 struct Fatal {
@@ -65,37 +60,18 @@ fn run(overrides: &Overrides) -> Result<(), Fatal> {
         .map_err(|e| fatal("fatal: invalid configuration")(&e))?;
     logging::init(config.log_level(), config.log_format());
 
-    let data_dir = config.data_dir();
-    create_private_dir(&data_dir).map_err(|e| fatal("fatal: creating data dir")(&e))?;
-    let identity =
-        identity_files::load_or_create(&data_dir).map_err(|e| fatal("fatal: identity")(&e))?;
-    tracing::info!(node_id = %identity.node_id(), name = %config.node.name, "node started");
-    let store = Store::open(&data_dir.join("data.db")).map_err(|e| fatal("fatal: store")(&e))?;
-    let hub = Hub::new(config.node.name.clone(), config.networking_enabled());
-
-    let listener = if config.network.listen.trim().is_empty() {
-        None
-    } else {
-        let addr = config.network.listen.trim();
-        tracing::info!(%addr, "transport listening");
-        let listener = std::net::TcpListener::bind(addr)
-            .map_err(|e| fatal("fatal: transport")(&format!("listening on {addr}: {e}")))?;
-        Some(listener)
-    };
+    let Prepared {
+        node,
+        store,
+        listener,
+        clock,
+        data_dir,
+    } = startup::prepare(&config).map_err(startup_fatal)?;
     if !config.network.bootstrap.is_empty() {
         tracing::info!(peers = config.network.bootstrap.len(), "bootstrapping");
     }
-    let bound = listener.as_ref().and_then(|l| l.local_addr().ok());
-    let advertised = config::advertised_addr(&config.network.advertise_addr, bound);
-    let node_config = config.to_node_config(advertised, listener.is_some());
-
-    let clock = Clock::start();
-    let host_seed = identity.seed();
-    let mut seed = [0u8; 32];
-    OsRng.fill_bytes(&mut seed);
-    let mut node = Node::new(node_config, identity, seed, clock.now(), Clock::unix_now());
-    let loaded = store.load_peers().map_err(|e| fatal("fatal: store")(&e))?;
-    node.load_peers(loaded.records);
+    let hub = Hub::new(config.node.name.clone(), config.networking_enabled());
+    let host_seed = node.identity().seed();
 
     let authorized = AuthorizedKeys::load(&data_dir.join("authorized_keys"));
     let ssh_listener = bind_ssh(&config.ssh.listen).map_err(|e| fatal("fatal: ssh")(&e))?;
@@ -134,16 +110,17 @@ fn bind_ssh(addr: &str) -> Result<std::net::TcpListener, String> {
     std::net::TcpListener::bind(target).map_err(|e| format!("listening on {addr}: {e}"))
 }
 
-/// Creates the data directory (and parents) with mode 0700 when missing.
-fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
+/// The NODE.md §2 message of a failed start-up step, and its cause.
+fn startup_fatal(error: StartupError) -> Fatal {
+    match error {
+        StartupError::Config(e) => fatal("fatal: invalid configuration")(&e),
+        StartupError::DataDir(e) => fatal("fatal: creating data dir")(&e),
+        StartupError::Identity(e) => fatal("fatal: identity")(&e),
+        StartupError::Store(e) => fatal("fatal: store")(&e),
+        StartupError::Listen { addr, source } => {
+            fatal("fatal: transport")(&format!("listening on {addr}: {source}"))
+        }
     }
-    builder.create(path)
 }
 
 /// The host name to show in the login hint: loopback for a wildcard bind.

@@ -3,14 +3,14 @@
 
 pub mod socket;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use micelio_core::identity::NodeId;
-use micelio_core::node::{ConnId, DialId, Input, Node, NodeEvent, Output, PeerRecord};
+use micelio_core::node::{ConnId, DialId, Input, Node, NodeEvent, Output};
 use micelio_core::time::Instant;
+use micelio_platform::persist::{PERSIST_PERIOD, PersistBatch};
 use micelio_platform::store::Store;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -28,8 +28,6 @@ pub const SIGNALS: Token = Token(2);
 const FIRST_CONN: usize = 16;
 /// TCP connect timeout (spec §9.1).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often batched peer records are written to the store.
-const PERSIST_PERIOD: Duration = Duration::from_secs(1);
 /// Bound on one read pass per connection before other sockets get their turn.
 const READ_BUDGET: usize = 4 * READ_CHUNK;
 
@@ -54,13 +52,6 @@ struct PendingDial {
 struct Peer {
     socket: PeerSocket,
     blocked_since: Option<Instant>,
-}
-
-/// Peer records waiting to be written in one transaction.
-#[derive(Default)]
-struct PersistBatch {
-    save: BTreeMap<NodeId, PeerRecord>,
-    forget: BTreeSet<NodeId>,
 }
 
 /// The event loop. Owns the node, every socket and the store.
@@ -441,35 +432,17 @@ impl EventLoop {
                     }
                     self.drop_peer(conn);
                 }
-                Output::PersistPeer(record) => {
-                    self.batch.forget.remove(&record.node_id);
-                    self.batch.save.insert(record.node_id, record);
-                }
-                Output::ForgetPeer(id) => {
-                    self.batch.save.remove(&id);
-                    self.batch.forget.insert(id);
-                }
+                Output::PersistPeer(record) => self.batch.save(record),
+                Output::ForgetPeer(id) => self.batch.forget(id),
                 Output::Event(event) => app.on_event(event),
                 Output::Timeout(at) => return at,
             }
         }
     }
 
-    /// Writes batched peer records in one transaction.
+    /// Writes the batched peer records (one transaction for saves, one for deletions).
     fn flush_store(&mut self) {
         self.next_persist = self.clock.now() + PERSIST_PERIOD;
-        let batch = std::mem::take(&mut self.batch);
-        if !batch.save.is_empty() {
-            let records: Vec<PeerRecord> = batch.save.into_values().collect();
-            if let Err(error) = self.store.save_peers(&records) {
-                tracing::error!(%error, "save peer");
-            }
-        }
-        if !batch.forget.is_empty() {
-            let ids: Vec<NodeId> = batch.forget.into_iter().collect();
-            if let Err(error) = self.store.forget_peers(&ids) {
-                tracing::error!(%error, "save peer");
-            }
-        }
+        std::mem::take(&mut self.batch).write_to(&mut self.store);
     }
 }
