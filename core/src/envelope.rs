@@ -1,4 +1,39 @@
 //! Signed envelopes (spec §8): signed bytes, signing, verification, and what each type sets.
+//!
+//! The signature covers `message_id`, `sender_id`, `lamport_ts`, `msg_type` and `payload`
+//! ([`signed_bytes`]); relays change `hop_count` without breaking it.
+//!
+//! # Example
+//!
+//! ```
+//! use micelio_core::envelope::{self, SignatureError};
+//! use micelio_core::identity::Identity;
+//! use micelio_core::proto::ChatMessage;
+//! use rand_chacha::ChaCha20Rng;
+//! use rand_core::SeedableRng;
+//!
+//! let alice = Identity::from_seed(&[1; 32]);
+//! let mut rng = ChaCha20Rng::seed_from_u64(0);
+//! let line = ChatMessage { nick: "alice".into(), text: "hello".into(), timestamp: 0 };
+//! let mut signed = envelope::chat(&alice, envelope::new_message_id(&mut rng), &line);
+//! assert_eq!(signed.msg_type, envelope::msg_type::CHAT);
+//! assert_eq!(signed.sender_pubkey, alice.public_key().to_vec());
+//! assert_eq!(envelope::verify(&signed, alice.public_key()), Ok(()));
+//!
+//! // A relay lowers the hop count: it is not signed.
+//! signed.hop_count -= 1;
+//! assert_eq!(envelope::verify(&signed, alice.public_key()), Ok(()));
+//!
+//! // Tampering with a signed field breaks the signature, until the key's owner signs again.
+//! signed.payload.push(0);
+//! assert_eq!(envelope::verify(&signed, alice.public_key()), Err(SignatureError::Mismatch));
+//! envelope::sign(&mut signed, &alice);
+//! assert_eq!(envelope::verify(&signed, alice.public_key()), Ok(()));
+//!
+//! // No other key verifies it.
+//! let mallory = Identity::from_seed(&[2; 32]);
+//! assert_eq!(envelope::verify(&signed, mallory.public_key()), Err(SignatureError::Mismatch));
+//! ```
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -66,6 +101,8 @@ impl fmt::Display for SignatureError {
         }
     }
 }
+
+impl core::error::Error for SignatureError {}
 
 /// Appends the signed bytes of spec §8.1 to `out`:
 /// `message_id || sender_id || lamport_ts (u64 BE) || msg_type (u32 BE) || payload`.

@@ -39,6 +39,8 @@ impl fmt::Display for FrameError {
     }
 }
 
+impl core::error::Error for FrameError {}
+
 /// The 8-byte header of a frame carrying `payload_len` bytes.
 pub fn header(payload_len: usize) -> Result<[u8; HEADER_LEN], FrameError> {
     if payload_len > MAX_PAYLOAD {
@@ -83,6 +85,32 @@ pub fn parse_header(header: &[u8; HEADER_LEN]) -> Result<usize, FrameError> {
 /// Feed it any slice of the byte stream; it consumes bytes only up to the end of the current
 /// frame, so it never holds more than one header and one payload (at most 8 + 1 MiB bytes).
 /// After an error the stream is unusable and the decoder keeps returning that error.
+///
+/// # Example
+///
+/// ```
+/// use micelio_core::frame::{self, FrameDecoder, FrameError};
+///
+/// let mut stream = Vec::new();
+/// frame::encode(b"first", &mut stream).unwrap();
+/// frame::encode(b"second", &mut stream).unwrap();
+/// assert_eq!(stream.len(), 2 * frame::HEADER_LEN + 11);
+///
+/// // The bytes arrive in two chunks, split inside the first header.
+/// let (mut one, mut two) = stream.split_at(5);
+/// let mut decoder = FrameDecoder::new();
+/// assert_eq!(decoder.decode(&mut one), Ok(None));
+/// assert_eq!(decoder.buffered(), 5);
+/// assert_eq!(decoder.decode(&mut two), Ok(Some(b"first".to_vec())));
+/// assert_eq!(decoder.decode(&mut two), Ok(Some(b"second".to_vec())));
+/// assert!(two.is_empty());
+///
+/// // A bad header ends the stream for good.
+/// let mut garbage: &[u8] = b"XX\x00\x01\x00\x00\x00\x00";
+/// let mut decoder = FrameDecoder::new();
+/// assert_eq!(decoder.decode(&mut garbage), Err(FrameError::BadMagic(0x5858)));
+/// assert_eq!(decoder.decode(&mut &stream[..]), Err(FrameError::BadMagic(0x5858)));
+/// ```
 #[derive(Debug)]
 pub struct FrameDecoder {
     reader: PrefixedReader,

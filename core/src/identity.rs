@@ -18,6 +18,17 @@ pub const NODE_ID_LEN: usize = 64;
 ///
 /// Stored inline as its 64 ASCII characters, so it is `Copy` and compares exactly like the
 /// reference's string comparison.
+///
+/// ```
+/// use micelio_core::identity::{Identity, NodeId};
+///
+/// let id = Identity::from_seed(&[1; 32]).node_id();
+/// assert_eq!(id.to_string().len(), 64);
+/// // Only 64 lowercase hex characters parse.
+/// assert_eq!(NodeId::parse(&id.to_string()), Some(id));
+/// assert_eq!(NodeId::parse(&id.to_string().to_uppercase()), None);
+/// assert_eq!(NodeId::parse("abc"), None);
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId([u8; NODE_ID_LEN]);
 
@@ -88,6 +99,8 @@ impl fmt::Display for KeyConversionError {
     }
 }
 
+impl core::error::Error for KeyConversionError {}
+
 /// Converts an ED25519 public key to the X25519 public key of the same point (spec §3.2):
 /// the Montgomery u-coordinate, little-endian and fully reduced.
 pub fn x25519_public_from_ed25519(public_key: &[u8]) -> Result<[u8; KEY_LEN], KeyConversionError> {
@@ -110,6 +123,32 @@ pub fn x25519_private_from_seed(seed: &[u8; KEY_LEN]) -> [u8; KEY_LEN] {
 }
 
 /// A node's identity: its ED25519 signing key and everything derived from it.
+///
+/// Everything is derived from the 32-byte seed: the ED25519 public key, the [`NodeId`] (the
+/// lowercase hex SHA-256 of that key) and the X25519 key pair used as Noise static key.
+///
+/// # Example
+///
+/// ```
+/// use micelio_core::identity::{Identity, NodeId, x25519_public_from_ed25519};
+/// use sha2::{Digest, Sha256};
+///
+/// let identity = Identity::from_seed(&[7; 32]);
+/// // The seed is the whole secret: the same seed gives the same identity.
+/// let again = Identity::from_seed(&identity.seed());
+/// assert_eq!(again.public_key(), identity.public_key());
+///
+/// // The node id is the lowercase hex SHA-256 of the raw ED25519 public key.
+/// let id = identity.node_id();
+/// let digest = Sha256::digest(identity.public_key());
+/// assert_eq!(id.as_str(), hex::encode(digest));
+/// assert_eq!(NodeId::parse(id.as_str()), Some(id));
+/// assert!(id.matches_public_key(identity.public_key()));
+///
+/// // The Noise static key is the X25519 form of the same key, so peers can bind the two.
+/// let x25519 = x25519_public_from_ed25519(identity.public_key()).unwrap();
+/// assert_eq!(&x25519, identity.x25519_public());
+/// ```
 #[derive(Clone)]
 pub struct Identity {
     signing_key: SigningKey,

@@ -11,6 +11,13 @@
 //! - [`noise`]: the `Noise_XX_25519_ChaChaPoly_BLAKE2s` handshake and the large-message transport.
 //! - [`connection`]: one peer connection as a state machine (handshake, hello, keepalive, timers).
 //! - [`node`]: many connections: admission, gossip, discovery and the known-peer table.
+//!
+//! Beside them: [`time`] (the caller's clock as a value) and [`proto`] (the wire messages,
+//! re-exported from `micelio-proto`).
+//!
+//! Runnable examples: [`identity::Identity`], [`envelope`] (sign, verify, tamper),
+//! [`frame::FrameDecoder`], [`connection::Connection`] (two connections wired in memory) and
+//! [`node::Node`] (two nodes exchanging a chat line, with the whole input/output loop).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -24,6 +24,31 @@ pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
 /// the node's ability to serve its peers (the driver keeps reading sockets, relaying gossip and
 /// answering keep-alives). The stream ends once the node has shut down and every queued event
 /// has been read. Dropping `Events` discards all further events.
+///
+/// # Example
+///
+/// ```
+/// use futures_lite::StreamExt;
+/// # use micelio_platform::config::Config;
+/// use micelio_smol::{Options, SmolNode};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # smol::block_on(async {
+/// # let dir = tempfile::tempdir()?;
+/// # let mut config = Config::default();
+/// # config.node.data_dir = dir.path().to_string_lossy().into_owned();
+/// let options = Options { event_capacity: 16, ..Options::default() };
+/// let (node, mut events) = SmolNode::start_with(config, options).await?;
+/// assert!(events.is_empty());
+/// assert_eq!(events.dropped(), 0);
+///
+/// // The stream ends once the node has stopped and every queued event has been read.
+/// node.shutdown().await?;
+/// assert_eq!(events.next().await, None);
+/// # Ok(())
+/// # })
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Events {
     rx: Pin<Box<Receiver<NodeEvent>>>,

@@ -40,6 +40,39 @@ pub(crate) enum Command {
 /// (or while the driver holds commands back because a peer's socket is not draining, see
 /// [`crate`] "Back-pressure"), the `async` methods wait. Once the node has stopped they answer
 /// at once ([`CommandError::ShutDown`], an empty peer list).
+///
+/// # Example
+///
+/// ```
+/// # use micelio_platform::config::Config;
+/// use micelio_smol::{CommandError, SmolNode};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # smol::block_on(async {
+/// # let dir = tempfile::tempdir()?;
+/// # let mut config = Config::default();
+/// # config.node.data_dir = dir.path().to_string_lossy().into_owned();
+/// let (node, _events) = SmolNode::start(config).await?;
+/// let handle = node.handle().clone();
+/// assert!(handle.peers().await.is_empty());
+///
+/// // With no peer the message goes nowhere, but it is originated all the same.
+/// let id = handle.broadcast_chat("alice", "anyone there?").await?;
+/// assert_eq!(id.len(), 36); // a UUID v4
+///
+/// // Types 1, 2, 4 and 5 are point to point; gossip payloads stop at 64 KiB.
+/// assert_eq!(handle.broadcast(4, vec![]).await, Err(CommandError::NotGossipType(4)));
+/// let big = vec![0; 70_000];
+/// assert_eq!(handle.broadcast(1000, big).await, Err(CommandError::PayloadTooLarge(70_000)));
+///
+/// // Any clone can stop the node; afterwards every command is refused at once.
+/// handle.shutdown().await?;
+/// assert!(node.handle().is_stopped());
+/// assert_eq!(handle.broadcast_chat("alice", "late").await, Err(CommandError::ShutDown));
+/// # Ok(())
+/// # })
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct NodeHandle {
     commands: Sender<Command>,
@@ -107,9 +140,10 @@ impl NodeHandle {
     }
 
     /// Stops the node: frames of commands acknowledged before are written out, commands still
-    /// queued are answered with [`CommandError::ShutDown`], every connection is closed, the peer table is written to the store and the data directory is unlocked.
-    /// Returns when that is done, or after [`SHUTDOWN_LIMIT`] at the latest. Calling it again,
-    /// from any clone, waits for the same shutdown.
+    /// queued are answered with [`CommandError::ShutDown`], every connection is closed, the
+    /// peer table is written to the store and the data directory is unlocked. Returns when
+    /// that is done, or after [`SHUTDOWN_LIMIT`] at the latest. Calling it again, from any
+    /// clone, waits for the same shutdown.
     ///
     /// # Errors
     ///

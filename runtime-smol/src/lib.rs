@@ -4,40 +4,48 @@
 //! peer table and start-up sequence come from `micelio-platform`, the protocol from the
 //! sans-IO `micelio-core`. There is no SSH partyline: the application is the user interface.
 //!
-//! ```no_run
+//! Two nodes on this machine: A listens on a free port of 127.0.0.1, B bootstraps from it, and
+//! a chat line from A reaches B's application.
+//!
+//! ```
 //! use futures_lite::StreamExt;
-//! use micelio_core::node::NodeEvent;
 //! use micelio_platform::config::Config;
-//! use micelio_smol::SmolNode;
+//! use micelio_smol::{NodeEvent, SmolNode};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! smol::block_on(async {
+//!     let (a_dir, b_dir) = (tempfile::tempdir()?, tempfile::tempdir()?);
 //!     let mut config = Config::default();
-//!     config.node.data_dir = "/tmp/micelio-example".into();
-//!     config.network.listen = "127.0.0.1:7000".into();
-//!     config.network.bootstrap = vec!["127.0.0.1:7001".into()];
-//!     let (node, mut events) = SmolNode::start(config).await?;
-//!     let handle = node.handle().clone();
-//!     // `CommandError` is `no_std` and has no `std::error::Error` impl: convert it.
-//!     handle
-//!         .broadcast_chat("alice", "hello, mesh")
-//!         .await
-//!         .map_err(|e| e.to_string())?;
-//!     while let Some(event) = events.next().await {
+//!     config.node.data_dir = a_dir.path().to_string_lossy().into_owned();
+//!     config.network.listen = "127.0.0.1:0".into(); // port 0: the OS picks a free one
+//!     let (a, _a_events) = SmolNode::start(config.clone()).await?;
+//!
+//!     config.node.data_dir = b_dir.path().to_string_lossy().into_owned();
+//!     config.network.bootstrap = vec![a.local_addr().unwrap().to_string()];
+//!     let (b, mut b_events) = SmolNode::start(config).await?;
+//!
+//!     while let Some(event) = b_events.next().await {
 //!         match event {
-//!             NodeEvent::Chat { nick, text, .. } => println!("<{nick}> {text}"),
-//!             NodeEvent::PeerUp { node_id, .. } => println!("{node_id} joined"),
+//!             NodeEvent::PeerUp { node_id, .. } => {
+//!                 assert_eq!(node_id, a.node_id());
+//!                 a.handle().broadcast_chat("alice", "hello, mesh").await?;
+//!             }
+//!             NodeEvent::Chat { sender, nick, text, .. } => {
+//!                 assert_eq!(sender, a.node_id());
+//!                 println!("<{nick}> {text}");
+//!                 break;
+//!             }
 //!             _ => {}
 //!         }
-//!         if handle.peers().await.is_empty() {
-//!             break;
-//!         }
 //!     }
-//!     node.shutdown().await?;
-//!     Ok::<_, Box<dyn std::error::Error>>(())
+//!     b.shutdown().await?;
+//!     a.shutdown().await?;
+//!     Ok(())
 //! })
 //! # }
 //! ```
+//!
+//! [`SmolNode`], [`NodeHandle`] and [`Events`] each have a runnable example of their own.
 //!
 //! # Tasks
 //!
@@ -66,6 +74,7 @@
 //! connected peer; [`NodeHandle::shutdown`] writes those frames out before closing.
 //!
 //! [smol]: https://docs.rs/smol
+#![warn(missing_docs)]
 
 mod conn;
 mod driver;

@@ -32,6 +32,37 @@ impl Default for Options {
 }
 
 /// A running node. See the [crate documentation](crate).
+///
+/// # Example
+///
+/// The identity is created in the data directory at the first start and found there at the
+/// next; the directory is locked while a node runs on it.
+///
+/// ```
+/// use micelio_platform::config::Config;
+/// use micelio_smol::SmolNode;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # smol::block_on(async {
+/// let dir = tempfile::tempdir()?;
+/// let mut config = Config::default();
+/// config.node.data_dir = dir.path().to_string_lossy().into_owned();
+/// config.network.listen = "127.0.0.1:0".into();
+///
+/// let (node, _events) = SmolNode::start(config.clone()).await?;
+/// let addr = node.local_addr().expect("the node listens");
+/// assert!(addr.ip().is_loopback() && addr.port() != 0);
+/// assert!(SmolNode::start(config.clone()).await.is_err()); // locked
+/// let id = node.node_id();
+/// node.shutdown().await?;
+///
+/// let (again, _events) = SmolNode::start(config).await?;
+/// assert_eq!(again.node_id(), id);
+/// again.shutdown().await?;
+/// # Ok(())
+/// # })
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct SmolNode {
     handle: NodeHandle,
@@ -40,7 +71,7 @@ pub struct SmolNode {
 }
 
 impl SmolNode {
-    /// Starts a node from `config` with the default [`Options`].
+    /// Starts a node from `config` with the default [`Options`]; see [`SmolNode::start_with`].
     ///
     /// # Errors
     ///

@@ -67,6 +67,27 @@ pub enum HelloError {
     StaticKeyMismatch,
 }
 
+impl fmt::Display for HelloError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MalformedEnvelope => f.write_str("hello frame is not a valid envelope"),
+            Self::WrongMessageType { expected, received } => {
+                write!(f, "expected msg_type {expected}, received {received}")
+            }
+            Self::MalformedHello => f.write_str("hello payload is not a valid PeerHello"),
+            Self::BadSignature(e) => write!(f, "hello signature: {e}"),
+            Self::SenderMismatch => f.write_str("sender_id differs from the hello's node_id"),
+            Self::NodeIdMismatch => f.write_str("node_id is not the SHA-256 of the hello's key"),
+            Self::BadPublicKey(e) => write!(f, "hello key: {e}"),
+            Self::StaticKeyMismatch => {
+                f.write_str("hello key is not the key of the Noise handshake")
+            }
+        }
+    }
+}
+
+impl core::error::Error for HelloError {}
+
 /// Why a connection closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CloseReason {
@@ -129,3 +150,5 @@ impl fmt::Display for SendError {
         }
     }
 }
+
+impl core::error::Error for SendError {}

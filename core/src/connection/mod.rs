@@ -13,6 +13,8 @@
 //!
 //! A misbehaving peer never produces an `Err` for the caller: it ends in
 //! [`Event::Closed`] with a typed [`CloseReason`].
+//!
+//! [`Connection`] has an example of two connections wired together in memory.
 
 mod config;
 mod event;
@@ -63,6 +65,46 @@ enum Phase {
 }
 
 /// A single peer connection. See the module documentation for how to drive it.
+///
+/// # Example
+///
+/// Two connections wired together in memory: every record one side queues is fed to the other
+/// until both are established, then an envelope crosses over.
+///
+/// ```
+/// use micelio_core::connection::{Connection, ConnectionConfig, Event, LocalHello, Role};
+/// use micelio_core::identity::Identity;
+/// use micelio_core::{envelope, proto::ChatMessage, time::Instant};
+/// use rand_chacha::ChaCha20Rng;
+/// use rand_core::SeedableRng;
+///
+/// let (alice, bob) = (Identity::from_seed(&[1; 32]), Identity::from_seed(&[2; 32]));
+/// let mut rng = ChaCha20Rng::seed_from_u64(42); // any `CryptoRngCore`; seeded = reproducible
+/// let now = Instant::ZERO;
+/// let config = ConnectionConfig::default();
+/// let (hello, initiator, responder) = (LocalHello::default(), Role::Initiator, Role::Responder);
+/// let mut a = Connection::new(initiator, config.clone(), &alice, hello.clone(), now, &mut rng);
+/// let mut b = Connection::new(responder, config, &bob, hello, now, &mut rng);
+///
+/// // Noise XX (three messages), then hello and hello-ack.
+/// while a.queued_transmits() + b.queued_transmits() > 0 {
+///     while let Some(record) = a.poll_transmit() { b.handle_input(now, &record); }
+///     while let Some(record) = b.poll_transmit() { a.handle_input(now, &record); }
+/// }
+/// assert!(a.is_established() && b.is_established());
+/// assert_eq!(a.peer().unwrap().node_id, bob.node_id());
+///
+/// let line = ChatMessage { nick: "alice".into(), text: "hi".into(), timestamp: 0 };
+/// let chat = envelope::chat(&alice, envelope::new_message_id(&mut rng), &line);
+/// a.send_envelope(now, &chat).unwrap();
+/// while let Some(record) = a.poll_transmit() { b.handle_input(now, &record); }
+/// let events: Vec<Event> = std::iter::from_fn(|| b.poll_event()).collect();
+/// assert!(matches!(&events[..], [
+///     Event::HandshakeComplete { .. },
+///     Event::Established(peer),
+///     Event::Envelope(received),
+/// ] if peer.node_id == alice.node_id() && *received == chat));
+/// ```
 pub struct Connection {
     config: ConnectionConfig,
     role: Role,

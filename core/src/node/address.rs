@@ -43,6 +43,8 @@ impl fmt::Display for AddrError {
     }
 }
 
+impl core::error::Error for AddrError {}
+
 /// Splits `host:port`, `[host]:port` or `[host%zone]:port` into host and port, with the
 /// semantics of Go's `net.SplitHostPort` (spec Appendix B).
 ///

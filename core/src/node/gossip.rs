@@ -50,6 +50,8 @@ impl fmt::Display for GossipDrop {
     }
 }
 
+impl core::error::Error for GossipDrop {}
+
 /// Counters of the gossip engine (spec §10.9).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GossipStats {

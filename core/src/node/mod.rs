@@ -9,7 +9,13 @@
 //! `handle_input(now, Input::Timeout)` when that instant is reached. Persistence is an output
 //! ([`Output::PersistPeer`]); stored records come back through [`Node::load_peers`].
 //! Randomness (ephemeral keys, message ids, fan-out, jitter) comes from the seed given to
-//! [`Node::new`]: the same inputs always produce the same outputs.
+//! [`Node::new`]: the same inputs always produce the same outputs. [`Node`] has a complete
+//! example of two nodes connected in memory.
+//!
+//! The public submodules are the node's bounded building blocks, usable on their own:
+//! [`address`] (Go `host:port` rules), [`keyring`] (known keys), [`peers`] (the known-peer
+//! table), [`rate_limiter`] (per-sender token buckets) and [`seen_cache`] (message ids already
+//! processed).
 
 pub mod address;
 mod admission;
@@ -75,6 +81,8 @@ impl fmt::Display for CommandError {
     }
 }
 
+impl core::error::Error for CommandError {}
+
 /// What started a connection, so its end can be accounted for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Origin {
@@ -130,6 +138,70 @@ pub struct PeerSummary {
 }
 
 /// A Micelio node without I/O. See the module documentation.
+///
+/// # Example
+///
+/// Two nodes connected in memory. The "runtime" is `drain` and `run`: they carry each
+/// [`Output::Transmit`] of one node to the other as [`Input::Received`], and collect the
+/// [`Output::Event`]s.
+///
+/// ```
+/// use micelio_core::identity::Identity;
+/// use micelio_core::node::{ConnId, Input, Node, NodeConfig, NodeEvent, Output};
+/// use micelio_core::time::Instant;
+///
+/// /// Polls `node` until it has nothing else to do: returns its transmits, keeps its events.
+/// fn drain(node: &mut Node, events: &mut Vec<NodeEvent>) -> Vec<Vec<u8>> {
+///     let mut transmits = Vec::new();
+///     loop {
+///         match node.poll_output() {
+///             Output::Transmit { data, .. } => transmits.push(data),
+///             Output::Event(event) => events.push(event),
+///             Output::Timeout(_) => return transmits,
+///             _ => {} // Dial, Close, PersistPeer, ForgetPeer: not needed here.
+///         }
+///     }
+/// }
+///
+/// /// Carries bytes both ways (one connection, `ConnId(1)` on each side) until both are quiet.
+/// fn run(a: &mut Node, b: &mut Node, now: Instant) -> (Vec<NodeEvent>, Vec<NodeEvent>) {
+///     let (mut a_events, mut b_events) = (Vec::new(), Vec::new());
+///     loop {
+///         let (to_b, to_a) = (drain(a, &mut a_events), drain(b, &mut b_events));
+///         if to_a.is_empty() && to_b.is_empty() {
+///             return (a_events, b_events);
+///         }
+///         for data in &to_b {
+///             b.handle_input(now, Input::Received { conn: ConnId(1), data });
+///         }
+///         for data in &to_a {
+///             a.handle_input(now, Input::Received { conn: ConnId(1), data });
+///         }
+///     }
+/// }
+///
+/// let now = Instant::ZERO;
+/// let addr = "10.0.0.1:4000";
+/// let config = NodeConfig { listening: true, advertised_addr: addr.into(), ..Default::default() };
+/// let mut a = Node::new(config, Identity::from_seed(&[1; 32]), [1; 32], now, 0);
+/// let mut b = Node::new(NodeConfig::default(), Identity::from_seed(&[2; 32]), [2; 32], now, 0);
+///
+/// // B dials A: a real runtime would connect a socket, which A's listener accepts.
+/// b.dial(now, addr).unwrap();
+/// let Output::Dial { dial, .. } = b.poll_output() else { panic!("expected a dial") };
+/// b.handle_input(now, Input::Connected { dial, conn: ConnId(1) });
+/// a.handle_input(now, Input::Accepted { conn: ConnId(1), remote_addr: "10.0.0.2:50000" });
+///
+/// let (a_events, b_events) = run(&mut a, &mut b, now);
+/// let b_id = b.node_id();
+/// assert!(matches!(&a_events[..], [NodeEvent::PeerUp { node_id, .. }] if *node_id == b_id));
+/// assert!(matches!(&b_events[..], [NodeEvent::PeerUp { addr, .. }] if addr == "10.0.0.1:4000"));
+///
+/// a.broadcast_chat(now, "alice", "hello, mesh").unwrap();
+/// let (_, b_events) = run(&mut a, &mut b, now);
+/// let [NodeEvent::Chat { sender, text, .. }] = &b_events[..] else { panic!("{b_events:?}") };
+/// assert_eq!((*sender, text.as_str()), (a.node_id(), "hello, mesh"));
+/// ```
 pub struct Node {
     config: NodeConfig,
     identity: Identity,

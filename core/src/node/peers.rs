@@ -68,6 +68,8 @@ impl fmt::Display for RejectReason {
     }
 }
 
+impl core::error::Error for RejectReason {}
+
 /// Result of merging one PeerExchange entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Merge {

@@ -62,3 +62,5 @@ impl fmt::Display for NoiseError {
         }
     }
 }
+
+impl core::error::Error for NoiseError {}

@@ -24,7 +24,7 @@
 //!
 //! Every nickname and chat text is passed through [`sanitize`] before it is stored or shown,
 //! local or remote, so no member can send terminal control sequences to another (the reference
-//! does not do this for remote lines: NODE.md §5.5 **[QUIRK]**). Ordinary text is unchanged.
+//! does not do this for remote lines: NODE.md §5.5 **\[QUIRK\]**). Ordinary text is unchanged.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;

@@ -1,7 +1,7 @@
 //! Making untrusted text safe to print on a user's terminal.
 //!
 //! Chat lines from the network (and nicknames, which users choose freely) reach the terminals of
-//! local partyline users. The reference prints them unchanged (NODE.md §5.5 **[QUIRK]**,
+//! local partyline users. The reference prints them unchanged (NODE.md §5.5 **\[QUIRK\]**,
 //! PROTOCOL.md appendix item 13), so a remote user can clear screens, retitle windows, rewrite
 //! earlier lines or spoof text direction. [`sanitize`] removes everything that can do that and
 //! keeps ordinary text (accents, CJK, emoji) untouched. A displayed chat line is one line, so
