@@ -1,7 +1,7 @@
 //! The `micelio` daemon as a process: mesh formation, outbound-only nodes, crash and restart
 //! from `data.db`, configuration errors, a second node on the same data directory, SIGTERM.
 
-mod support;
+use micelio_testkit as support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! nodes and the commands, SIGTERM with users connected, hostile remote text kept off the
 //! terminals, authentication and the channel rules.
 
-mod support;
+use micelio_testkit as support;
 
 use std::net::TcpListener;
 use std::process::Command;

@@ -1,16 +1,11 @@
-//! Runs real `micelio` processes on 127.0.0.1 for the daemon's integration tests.
-
-#![allow(dead_code)]
-
-pub mod peer;
-pub mod ssh;
+//! Real `micelio` processes on 127.0.0.1: their settings, start-up, logs and signals.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// A port that was free a moment ago on 127.0.0.1.
@@ -94,9 +89,45 @@ pub struct NodeProcess {
     pub settings: NodeSettings,
 }
 
-/// The path of the built daemon.
-pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_micelio")
+/// The path of the `micelio` daemon to run: `$MICELIO_BIN` if set, else the binary next to
+/// the running test's profile directory (`target/<profile>/micelio`), which `cargo test
+/// --workspace` builds before running any test; when it is missing (a single package's tests
+/// were run), it is built with `$CARGO build -p micelio-node --bin micelio` first.
+pub fn binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        if let Some(path) = std::env::var_os("MICELIO_BIN") {
+            return PathBuf::from(path);
+        }
+        let exe = std::env::current_exe().expect("path of the running test");
+        // target/<profile>/deps/<test> -> target/<profile>
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test executable under target/<profile>/deps");
+        let path = profile_dir.join(format!("micelio{}", std::env::consts::EXE_SUFFIX));
+        if !path.exists() {
+            build_daemon(profile_dir);
+        }
+        path
+    })
+}
+
+/// Builds the daemon into the profile directory the running test came from.
+fn build_daemon(profile_dir: &Path) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.args(["build", "-p", "micelio-node", "--bin", "micelio"]);
+    if profile_dir
+        .file_name()
+        .is_some_and(|name| name == "release")
+    {
+        command.arg("--release");
+    }
+    let status = command
+        .status()
+        .expect("run cargo build for the micelio daemon");
+    assert!(status.success(), "building the micelio daemon failed");
 }
 
 impl NodeProcess {

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use rand_core::{OsRng, RngCore};
 use russh::client::{self, Handle};
+pub use russh::keys::PrivateKey;
 use russh::keys::ssh_key::private::Ed25519Keypair;
-use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::{ChannelMsg, Disconnect};
 use tokio::sync::mpsc;
 
