@@ -5,7 +5,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use micelio_core::node::NodeEvent;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::net::{Application, SIGNALS};
@@ -21,17 +21,20 @@ pub struct DaemonApp {
     partyline: PartylineService,
     /// Set on SIGINT/SIGTERM: when the loop stops even if the SSH side has not drained.
     stop_deadline: Option<Instant>,
+    /// SIGUSR1 arrived: log the node's table sizes.
+    stats_requested: bool,
 }
 
 impl DaemonApp {
-    /// Registers SIGINT and SIGTERM with the loop's registry.
+    /// Registers SIGINT, SIGTERM (stop) and SIGUSR1 (log statistics) with the loop's registry.
     pub fn new(registry: &mio::Registry, partyline: PartylineService) -> io::Result<Self> {
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGUSR1])?;
         registry.register(&mut signals, SIGNALS, mio::Interest::READABLE)?;
         Ok(DaemonApp {
             signals,
             partyline,
             stop_deadline: None,
+            stats_requested: false,
         })
     }
 
@@ -66,6 +69,10 @@ impl Application for DaemonApp {
         }
     }
 
+    fn take_stats_request(&mut self) -> bool {
+        std::mem::take(&mut self.stats_requested)
+    }
+
     fn take_outgoing(&mut self) -> Vec<(String, String)> {
         self.partyline.poll();
         self.partyline.take_network()
@@ -75,7 +82,15 @@ impl Application for DaemonApp {
     /// loop goes on until the SSH side reports it has stopped (at most about 5 s), then shuts the
     /// node down.
     fn should_stop(&mut self) -> bool {
-        if self.signals.pending().next().is_some() && self.stop_deadline.is_none() {
+        let mut stop = false;
+        for signal in self.signals.pending() {
+            if signal == SIGUSR1 {
+                self.stats_requested = true;
+            } else {
+                stop = true;
+            }
+        }
+        if stop && self.stop_deadline.is_none() {
             tracing::info!("shutting down");
             self.stop_deadline = Some(Instant::now() + DRAIN_TIMEOUT + DRAIN_GRACE);
             self.partyline.shutdown();

@@ -4,10 +4,11 @@
 //! A chat line typed by an SSH user travels: [`ssh::session`] (line editor) → [`ssh::link`] →
 //! [`partyline::service`] in the loop ([`partyline::Hub`]) → the other local sessions and, as
 //! outgoing chat, [`net::EventLoop`] → the mesh. Chat from the mesh comes back the same way
-//! through [`app::DaemonApp::on_event`].
+//! through [`net::Application::on_event`].
 
 pub mod app;
 pub mod logging;
 pub mod net;
 pub mod partyline;
 pub mod ssh;
+pub mod stats;

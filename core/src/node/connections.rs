@@ -5,7 +5,7 @@ use alloc::string::String;
 
 use super::bootstrap::BootstrapState;
 use super::seen_cache::SeenCache;
-use super::{ConnId, DialId, Node, NodeEvent, Origin, Output, Slot};
+use super::{ConnId, DialId, Direction, Node, NodeEvent, Origin, Output, Slot};
 use crate::connection::{CloseReason, Connection, Event, LocalHello, Role};
 use crate::identity::NodeId;
 use crate::time::Instant;
@@ -152,6 +152,9 @@ impl Node {
         };
         // A connection that was to take over a lost peer ended without being admitted.
         self.end_handovers_to(now, conn);
+        if slot.peer.is_none() {
+            log_unadmitted_close(&slot.remote_addr, slot.direction(), reason);
+        }
         if let Some(id) = slot.peer {
             if self.admitted.get(&id) == Some(&conn) {
                 self.admitted.remove(&id);
@@ -287,6 +290,22 @@ impl Node {
                 }
             }
             Origin::Inbound | Origin::Manual => {}
+        }
+    }
+}
+
+/// Logs the end of a connection that never got past the handshake and hello: a protocol
+/// violation at WARN (it names the rule broken), anything else at DEBUG.
+fn log_unadmitted_close(remote_addr: &str, direction: Direction, reason: CloseReason) {
+    match reason {
+        CloseReason::Noise(_) | CloseReason::Frame(_) | CloseReason::Hello(_) => {
+            tracing::warn!(remote = remote_addr, %direction, %reason, "closing connection: protocol violation");
+        }
+        CloseReason::HandshakeTimeout | CloseReason::HelloTimeout => {
+            tracing::info!(remote = remote_addr, %direction, %reason, "closing connection: handshake too slow");
+        }
+        _ => {
+            tracing::debug!(remote = remote_addr, %direction, %reason, "connection closed before admission")
         }
     }
 }

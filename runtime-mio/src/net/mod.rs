@@ -3,7 +3,7 @@
 
 pub mod socket;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -39,6 +39,10 @@ pub trait Application {
     fn take_outgoing(&mut self) -> Vec<(String, String)>;
     /// Signals or the application asked to stop.
     fn should_stop(&mut self) -> bool;
+    /// True once after the application asked for a `node stats` log line (SIGUSR1).
+    fn take_stats_request(&mut self) -> bool {
+        false
+    }
 }
 
 /// A dial in progress: the socket waits to become writable.
@@ -67,6 +71,10 @@ pub struct EventLoop {
     batch: PersistBatch,
     next_persist: Instant,
     read_buf: Vec<u8>,
+    /// Connections whose last read stopped at [`READ_BUDGET`] with data possibly left in the
+    /// socket: readiness is edge-triggered, so they are read again on the next turn without
+    /// waiting for an event that may never come.
+    unread: BTreeSet<ConnId>,
 }
 
 impl EventLoop {
@@ -101,6 +109,7 @@ impl EventLoop {
             batch: PersistBatch::default(),
             next_persist: now + PERSIST_PERIOD,
             read_buf: vec![0; READ_CHUNK],
+            unread: BTreeSet::new(),
         })
     }
 
@@ -129,7 +138,12 @@ impl EventLoop {
             let wait = self
                 .next_dial_deadline()
                 .map_or(wake_at, |d| d.min(wake_at));
-            match self.poll.poll(&mut events, Some(self.clock.until(wait))) {
+            let timeout = if self.unread.is_empty() {
+                self.clock.until(wait)
+            } else {
+                Duration::ZERO
+            };
+            match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -142,7 +156,14 @@ impl EventLoop {
                 }
                 self.process_outputs(app);
             }
+            for conn in std::mem::take(&mut self.unread) {
+                self.read_peer(conn);
+                self.process_outputs(app);
+            }
             self.expire_dials();
+            if app.take_stats_request() {
+                self.log_stats();
+            }
             self.originate(app);
             let now = self.clock.now();
             self.node.handle_input(now, Input::Timeout);
@@ -153,6 +174,25 @@ impl EventLoop {
         }
         self.shutdown(app);
         Ok(())
+    }
+
+    /// Logs the size of every bounded table, the sockets and the process's resident memory.
+    fn log_stats(&self) {
+        let (seen, keys, rate_buckets, known_peers) = self.node.table_sizes();
+        tracing::info!(
+            peers = self.node.peer_count(),
+            pending = self.node.pending_count(),
+            sockets = self.peers.len(),
+            dials = self.dials.len(),
+            seen,
+            keys,
+            rate_buckets,
+            known_peers,
+            duplicates = self.node.gossip_stats().duplicates,
+            rejected = self.node.gossip_stats().rejected,
+            rss_kib = crate::stats::resident_kib().unwrap_or(0),
+            "node stats"
+        );
     }
 
     fn originate(&mut self, app: &mut impl Application) {
@@ -315,6 +355,9 @@ impl EventLoop {
         let now = self.clock.now();
         match outcome {
             ReadOutcome::Data(data) => {
+                if data.len() >= READ_BUDGET {
+                    self.unread.insert(conn);
+                }
                 self.node
                     .handle_input(now, Input::Received { conn, data: &data });
             }
@@ -370,6 +413,7 @@ impl EventLoop {
     }
 
     fn drop_peer(&mut self, conn: ConnId) {
+        self.unread.remove(&conn);
         if let Some(mut peer) = self.peers.remove(&conn) {
             let _ = self.poll.registry().deregister(&mut peer.socket.stream);
         }
