@@ -47,6 +47,8 @@ pub struct Config {
     pub network: NetworkSection,
     /// `[logging]`.
     pub logging: LoggingSection,
+    /// `[limits]` (ours, not in the reference; a reference node ignores it).
+    pub limits: LimitsSection,
 }
 
 /// The `[node]` table.
@@ -114,6 +116,30 @@ impl Default for NetworkSection {
             max_peers: DEFAULT_MAX_PEERS,
             exchange_interval: DEFAULT_EXCHANGE_INTERVAL,
             discovery_interval: DEFAULT_DISCOVERY_INTERVAL,
+        }
+    }
+}
+
+/// The `[limits]` table: how long the gossip caches remember, for memory-constrained nodes.
+/// Each value 0 means its default; shorter lifetimes free memory sooner after a burst of
+/// senders, and a shorter `seen_ttl` also shortens the window in which replays are recognised.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct LimitsSection {
+    /// How long a message id is remembered (PROTOCOL.md §10.6: 5 min).
+    pub seen_ttl: GoDuration,
+    /// How long an idle sender's rate bucket and gossip-learned key are kept (5 min).
+    pub idle_ttl: GoDuration,
+    /// How often the caches are swept (1 min).
+    pub sweep_interval: GoDuration,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            seen_ttl: GoDuration::from_secs(300),
+            idle_ttl: GoDuration::from_secs(300),
+            sweep_interval: GoDuration::from_secs(60),
         }
     }
 }
@@ -384,6 +410,9 @@ impl Config {
         for (field, value) in [
             ("network.exchange_interval", net.exchange_interval),
             ("network.discovery_interval", net.discovery_interval),
+            ("limits.seen_ttl", self.limits.seen_ttl),
+            ("limits.idle_ttl", self.limits.idle_ttl),
+            ("limits.sweep_interval", self.limits.sweep_interval),
         ] {
             if value.is_negative() {
                 push(field.to_owned(), format!("must be >= 0, got {value}"));
@@ -431,8 +460,8 @@ impl Config {
         !self.network.listen.is_empty() || !self.network.bootstrap.is_empty()
     }
 
-    /// The core's node settings: `max_peers`, bootstrap list, tags and intervals from this
-    /// configuration (a zero or negative interval means its default), the advertised address as
+    /// The core's node settings: `max_peers`, bootstrap list, tags, intervals and cache
+    /// lifetimes from this configuration (a zero or negative duration means its default), the advertised address as
     /// resolved by [`advertised_addr`], and whether a listener exists. Everything else keeps the
     /// [`NodeConfig`] defaults.
     pub fn to_node_config(&self, advertised_addr: String, listening: bool) -> NodeConfig {
@@ -440,6 +469,8 @@ impl Config {
         let interval = |value: GoDuration, default: Duration| {
             value.to_std().filter(|d| !d.is_zero()).unwrap_or(default)
         };
+        let seen_ttl = interval(self.limits.seen_ttl, defaults.seen_ttl);
+        let idle_ttl = interval(self.limits.idle_ttl, defaults.rate_idle_ttl);
         NodeConfig {
             // A negative value is rejected by validation; fall back to the default.
             max_peers: usize::try_from(self.network.max_peers).unwrap_or(defaults.max_peers),
@@ -452,6 +483,12 @@ impl Config {
                 self.network.discovery_interval,
                 defaults.discovery_interval,
             ),
+            seen_ttl,
+            // A full cache may forget ids older than this: never more than their lifetime.
+            seen_min_age: defaults.seen_min_age.min(seen_ttl),
+            rate_idle_ttl: idle_ttl,
+            key_idle_ttl: idle_ttl,
+            sweep_interval: interval(self.limits.sweep_interval, defaults.sweep_interval),
             ..defaults
         }
     }
@@ -2207,6 +2244,50 @@ format = "text"
         assert_eq!(
             parse_args(&strings(&["-é=x"])),
             Err(ArgsError::Unknown("é".to_owned()))
+        );
+    }
+
+    #[test]
+    fn limits_table_sets_cache_lifetimes() {
+        let defaults = Config::default().to_node_config(String::new(), false);
+        let core = NodeConfig::default();
+        assert_eq!(
+            (
+                defaults.seen_ttl,
+                defaults.seen_min_age,
+                defaults.sweep_interval
+            ),
+            (core.seen_ttl, core.seen_min_age, core.sweep_interval)
+        );
+        assert_eq!(
+            (defaults.rate_idle_ttl, defaults.key_idle_ttl),
+            (core.rate_idle_ttl, core.key_idle_ttl)
+        );
+
+        let config = Config::from_toml_str(
+            "[limits]\nseen_ttl = \"10s\"\nidle_ttl = \"5s\"\nsweep_interval = \"1s\"\n",
+        )
+        .expect("parses");
+        let node = config.to_node_config(String::new(), false);
+        assert_eq!(node.seen_ttl, Duration::from_secs(10));
+        assert_eq!(
+            node.seen_min_age,
+            Duration::from_secs(10),
+            "never above the TTL"
+        );
+        assert_eq!(node.rate_idle_ttl, Duration::from_secs(5));
+        assert_eq!(node.key_idle_ttl, Duration::from_secs(5));
+        assert_eq!(node.sweep_interval, Duration::from_secs(1));
+
+        let mut config = Config::default();
+        config.limits.idle_ttl = GoDuration::from_secs(-5);
+        let problems = config
+            .validate()
+            .expect_err("negative lifetime")
+            .to_string();
+        assert!(
+            problems.contains("limits.idle_ttl: must be >= 0, got -5s"),
+            "{problems}"
         );
     }
 }

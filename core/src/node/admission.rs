@@ -115,7 +115,7 @@ impl Node {
         self.admitted.insert(id, conn);
         self.gossip
             .keys
-            .insert(id, peer.public_key, Trust::DirectlyVerified);
+            .insert(id, peer.public_key, Trust::DirectlyVerified, now);
         // The hello's address is validated before it is stored (the reference does not).
         let addr_valid = !address::is_invalid_peer_addr(&peer.listen_addr);
         let record = PeerRecord {

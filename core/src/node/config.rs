@@ -53,11 +53,14 @@ pub struct NodeConfig {
     pub rate_burst: u32,
     /// Rate-limiter buckets idle this long are dropped (5 min).
     pub rate_idle_ttl: Duration,
+    /// Gossip-learned keys unused this long are dropped (5 min; a later envelope carries the
+    /// key again). Directly verified keys never expire.
+    pub key_idle_ttl: Duration,
     /// Per-connection timers and outbound queue.
     pub connection: ConnectionConfig,
     /// Bound: message ids remembered by the seen cache (oldest evicted first).
     pub max_seen: usize,
-    /// Bound: keys in the key ring (oldest gossip-learned evicted first).
+    /// Bound: keys in the key ring (least recently used gossip-learned key evicted first).
     pub max_keys: usize,
     /// Bound: rate-limiter buckets (idle-longest evicted first).
     pub max_rate_buckets: usize,
@@ -96,6 +99,7 @@ impl Default for NodeConfig {
             rate_per_sec: 10,
             rate_burst: 20,
             rate_idle_ttl: Duration::from_secs(300),
+            key_idle_ttl: Duration::from_secs(300),
             connection: ConnectionConfig::default(),
             max_seen: 65_536,
             max_keys: 8_192,

@@ -76,7 +76,7 @@ impl Node {
                     continue;
                 }
             };
-            self.gossip.keys.insert(id, key, Trust::GossipLearned);
+            self.gossip.keys.insert(id, key, Trust::GossipLearned, now);
             if self.admitted.contains_key(&id) {
                 // A connected peer's own hello is authoritative for its address.
                 continue;

@@ -84,6 +84,8 @@ pub struct Gossip {
     max_payload: usize,
     max_id_len: usize,
     seen_min_age: core::time::Duration,
+    /// Gossip-learned keys unused this long are dropped at the sweep.
+    key_idle_ttl: core::time::Duration,
     /// This node's own id and key, kept outside the bounded ring so they are never evicted.
     own: (NodeId, [u8; 32]),
 }
@@ -104,6 +106,7 @@ impl Gossip {
             max_payload: config.max_gossip_payload,
             max_id_len: config.max_gossip_id_len,
             seen_min_age: config.seen_min_age,
+            key_idle_ttl: config.key_idle_ttl,
             own: (own, own_key),
         }
     }
@@ -137,9 +140,10 @@ impl Gossip {
         let key = match self.keys.get(&sender) {
             _ if sender == self.own.0 => self.own.1,
             Some((key, _)) => key,
-            None => self.auto_learn(&sender, &envelope.sender_pubkey)?,
+            None => self.auto_learn(&sender, &envelope.sender_pubkey, now)?,
         };
         envelope::verify(envelope, &key).map_err(|_| GossipDrop::InvalidSignature)?;
+        self.keys.touch(&sender, now);
         if !self.limiter.allow(&sender, now) {
             return Err(GossipDrop::RateLimited);
         }
@@ -159,6 +163,7 @@ impl Gossip {
         &mut self,
         sender: &NodeId,
         sender_pubkey: &[u8],
+        now: Instant,
     ) -> Result<[u8; 32], GossipDrop> {
         let key: [u8; 32] = sender_pubkey
             .try_into()
@@ -167,13 +172,14 @@ impl Gossip {
             return Err(GossipDrop::UnknownSender);
         }
         tracing::debug!(sender = %sender, "auto-learned key");
-        self.keys.insert(*sender, key, Trust::GossipLearned);
+        self.keys.insert(*sender, key, Trust::GossipLearned, now);
         Ok(key)
     }
 
-    /// Drops expired seen ids and idle rate buckets.
+    /// Drops expired seen ids, idle rate buckets and idle gossip-learned keys.
     pub fn sweep(&mut self, now: Instant) {
         self.seen.sweep(now);
         self.limiter.sweep(now);
+        self.keys.sweep(now, self.key_idle_ttl);
     }
 }

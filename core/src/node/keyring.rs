@@ -4,7 +4,10 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
+use core::time::Duration;
+
 use crate::identity::NodeId;
+use crate::time::Instant;
 
 /// How a key in the [`KeyRing`] was learned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -31,8 +34,11 @@ impl Trust {
 struct Entry {
     key: [u8; 32],
     trust: Trust,
-    /// Position in the insertion-order index of `trust`.
+    /// Position in the order index of `trust` (insertion order for directly verified keys,
+    /// last use for gossip-learned ones).
     seq: u64,
+    /// When the key was stored or last verified a message.
+    last_used: Instant,
 }
 
 /// Map node id → (ED25519 public key, [`Trust`]) with the insertion rule of spec §10.4: an entry
@@ -41,16 +47,18 @@ struct Entry {
 /// at equal trust the first key wins. Callers check that the id is the key's hash first.
 ///
 /// Our bound: at most [`KeyRing::capacity`] entries. When a new id arrives at a full ring, the
-/// oldest-inserted gossip-learned entry is evicted; if there is none, a gossip-learned insert
-/// is refused, while a directly verified insert evicts the oldest directly verified entry.
-/// Every operation is O(log n): each trust level keeps an insertion-order index.
+/// least recently used gossip-learned entry is evicted; if there is none, a gossip-learned
+/// insert is refused, while a directly verified insert evicts the oldest directly verified
+/// entry. Gossip-learned keys unused for an idle period are dropped by [`KeyRing::sweep`]: every
+/// gossip envelope carries its originator's key, so a later message teaches it again.
+/// Every operation is O(log n): each trust level keeps an order index.
 #[derive(Clone, Debug)]
 pub struct KeyRing {
     capacity: usize,
     entries: BTreeMap<NodeId, Entry>,
     /// seq → id of the directly verified entries, oldest first.
     direct: BTreeMap<u64, NodeId>,
-    /// seq → id of the gossip-learned entries, oldest first.
+    /// seq → id of the gossip-learned entries, least recently used first.
     gossip: BTreeMap<u64, NodeId>,
     /// Next insertion sequence number.
     next_seq: u64,
@@ -76,7 +84,7 @@ impl KeyRing {
     /// Stores `key` for `id` with `trust` if `id` is absent or its entry is strictly weaker
     /// than `trust` (spec §10.4), evicting as described on [`KeyRing`] when a new id arrives at
     /// a full ring. Returns true when the key was stored.
-    pub fn insert(&mut self, id: NodeId, key: [u8; 32], trust: Trust) -> bool {
+    pub fn insert(&mut self, id: NodeId, key: [u8; 32], trust: Trust, now: Instant) -> bool {
         if let Some(existing) = self.entries.get(&id) {
             if !trust.is_stronger_than(existing.trust) {
                 return false;
@@ -90,8 +98,52 @@ impl KeyRing {
         }
         let seq = self.take_seq();
         self.order_mut(trust).insert(seq, id);
-        self.entries.insert(id, Entry { key, trust, seq });
+        self.entries.insert(
+            id,
+            Entry {
+                key,
+                trust,
+                seq,
+                last_used: now,
+            },
+        );
         true
+    }
+
+    /// Records that `id`'s key just verified a message: a gossip-learned key becomes the most
+    /// recently used.
+    pub fn touch(&mut self, id: &NodeId, now: Instant) {
+        let Some(entry) = self.entries.get(id).copied() else {
+            return;
+        };
+        if entry.trust != Trust::GossipLearned {
+            return;
+        }
+        self.gossip.remove(&entry.seq);
+        let seq = self.take_seq();
+        self.gossip.insert(seq, *id);
+        if let Some(stored) = self.entries.get_mut(id) {
+            stored.seq = seq;
+            stored.last_used = now;
+        }
+    }
+
+    /// Drops the gossip-learned keys unused for `idle` or longer; returns how many.
+    pub fn sweep(&mut self, now: Instant, idle: Duration) -> usize {
+        let mut dropped = 0;
+        while let Some((&seq, &id)) = self.gossip.first_key_value() {
+            let expired = self
+                .entries
+                .get(&id)
+                .is_none_or(|entry| entry.last_used + idle <= now);
+            if !expired {
+                break;
+            }
+            self.gossip.remove(&seq);
+            self.entries.remove(&id);
+            dropped += 1;
+        }
+        dropped
     }
 
     /// Removes the entry of `id`; returns true when there was one.
@@ -186,6 +238,8 @@ impl KeyRing {
 mod tests {
     use super::*;
 
+    const T0: Instant = Instant::ZERO;
+
     fn id(n: u8) -> NodeId {
         NodeId::from_public_key(&key(n))
     }
@@ -223,7 +277,7 @@ mod tests {
     #[test]
     fn add_and_lookup() {
         let mut ring = KeyRing::new(16);
-        assert!(ring.insert(id(1), key(1), Trust::DirectlyVerified));
+        assert!(ring.insert(id(1), key(1), Trust::DirectlyVerified, T0));
         assert_eq!(ring.get(&id(1)), Some((key(1), Trust::DirectlyVerified)));
         assert_consistent(&ring);
     }
@@ -233,7 +287,7 @@ mod tests {
     fn unknown_node_is_not_found() {
         let mut ring = KeyRing::new(16);
         assert_eq!(ring.get(&id(1)), None);
-        ring.insert(id(1), key(1), Trust::GossipLearned);
+        ring.insert(id(1), key(1), Trust::GossipLearned, T0);
         assert_eq!(ring.get(&id(2)), None);
     }
 
@@ -241,8 +295,8 @@ mod tests {
     #[test]
     fn gossip_does_not_replace_direct() {
         let mut ring = KeyRing::new(16);
-        assert!(ring.insert(id(1), key(1), Trust::DirectlyVerified));
-        assert!(!ring.insert(id(1), key(9), Trust::GossipLearned));
+        assert!(ring.insert(id(1), key(1), Trust::DirectlyVerified, T0));
+        assert!(!ring.insert(id(1), key(9), Trust::GossipLearned, T0));
         assert_eq!(ring.get(&id(1)), Some((key(1), Trust::DirectlyVerified)));
         assert_consistent(&ring);
     }
@@ -251,8 +305,8 @@ mod tests {
     #[test]
     fn direct_replaces_gossip() {
         let mut ring = KeyRing::new(16);
-        assert!(ring.insert(id(1), key(1), Trust::GossipLearned));
-        assert!(ring.insert(id(1), key(9), Trust::DirectlyVerified));
+        assert!(ring.insert(id(1), key(1), Trust::GossipLearned, T0));
+        assert!(ring.insert(id(1), key(9), Trust::DirectlyVerified, T0));
         assert_eq!(ring.get(&id(1)), Some((key(9), Trust::DirectlyVerified)));
         assert_eq!(ring.len(), 1);
         assert_consistent(&ring);
@@ -264,12 +318,12 @@ mod tests {
         let mut ring = KeyRing::new(16);
         for trust in [Trust::DirectlyVerified, Trust::GossipLearned] {
             let mut ring2 = KeyRing::new(16);
-            assert!(ring2.insert(id(1), key(1), trust));
-            assert!(!ring2.insert(id(1), key(2), trust));
+            assert!(ring2.insert(id(1), key(1), trust, T0));
+            assert!(!ring2.insert(id(1), key(2), trust, T0));
             assert_eq!(ring2.get(&id(1)), Some((key(1), trust)));
         }
-        assert!(ring.insert(id(1), key(1), Trust::GossipLearned));
-        assert!(!ring.insert(id(1), key(1), Trust::GossipLearned));
+        assert!(ring.insert(id(1), key(1), Trust::GossipLearned, T0));
+        assert!(!ring.insert(id(1), key(1), Trust::GossipLearned, T0));
     }
 
     /// TESTS.md §15, TestKeyRingRemove and TestKeyRingLen.
@@ -277,9 +331,9 @@ mod tests {
     fn remove_and_len() {
         let mut ring = KeyRing::new(16);
         assert!(ring.is_empty());
-        ring.insert(id(1), key(1), Trust::DirectlyVerified);
-        ring.insert(id(2), key(2), Trust::GossipLearned);
-        ring.insert(id(3), key(3), Trust::GossipLearned);
+        ring.insert(id(1), key(1), Trust::DirectlyVerified, T0);
+        ring.insert(id(2), key(2), Trust::GossipLearned, T0);
+        ring.insert(id(3), key(3), Trust::GossipLearned, T0);
         assert_eq!(ring.len(), 3);
         assert!(ring.remove(&id(2)));
         assert!(!ring.remove(&id(2)));
@@ -290,7 +344,7 @@ mod tests {
         assert!(!ring.is_empty());
         assert_consistent(&ring);
         // A removed id can be learned again, at any trust.
-        assert!(ring.insert(id(2), key(2), Trust::GossipLearned));
+        assert!(ring.insert(id(2), key(2), Trust::GossipLearned, T0));
         assert_eq!(ring.len(), 2);
         assert_consistent(&ring);
     }
@@ -298,16 +352,16 @@ mod tests {
     #[test]
     fn full_ring_evicts_oldest_gossip_first() {
         let mut ring = KeyRing::new(4);
-        ring.insert(id(1), key(1), Trust::GossipLearned);
-        ring.insert(id(2), key(2), Trust::DirectlyVerified);
-        ring.insert(id(3), key(3), Trust::GossipLearned);
-        ring.insert(id(4), key(4), Trust::GossipLearned);
+        ring.insert(id(1), key(1), Trust::GossipLearned, T0);
+        ring.insert(id(2), key(2), Trust::DirectlyVerified, T0);
+        ring.insert(id(3), key(3), Trust::GossipLearned, T0);
+        ring.insert(id(4), key(4), Trust::GossipLearned, T0);
         // New gossip id: the oldest gossip entry (1) goes, the direct one stays.
-        assert!(ring.insert(id(5), key(5), Trust::GossipLearned));
+        assert!(ring.insert(id(5), key(5), Trust::GossipLearned, T0));
         assert_eq!(ring.get(&id(1)), None);
         assert!(ring.get(&id(2)).is_some());
         // New direct id: the oldest gossip entry (3) goes.
-        assert!(ring.insert(id(6), key(6), Trust::DirectlyVerified));
+        assert!(ring.insert(id(6), key(6), Trust::DirectlyVerified, T0));
         assert_eq!(ring.get(&id(3)), None);
         assert_eq!(ring.len(), 4);
         assert_consistent(&ring);
@@ -316,14 +370,14 @@ mod tests {
     #[test]
     fn upgrade_moves_entry_out_of_the_gossip_order() {
         let mut ring = KeyRing::new(3);
-        ring.insert(id(1), key(1), Trust::GossipLearned);
-        ring.insert(id(2), key(2), Trust::GossipLearned);
-        ring.insert(id(3), key(3), Trust::GossipLearned);
+        ring.insert(id(1), key(1), Trust::GossipLearned, T0);
+        ring.insert(id(2), key(2), Trust::GossipLearned, T0);
+        ring.insert(id(3), key(3), Trust::GossipLearned, T0);
         // Upgrading at a full ring evicts nothing.
-        assert!(ring.insert(id(1), key(1), Trust::DirectlyVerified));
+        assert!(ring.insert(id(1), key(1), Trust::DirectlyVerified, T0));
         assert_eq!(ring.len(), 3);
         // 1 is no longer gossip-learned, so 2 is now the oldest gossip entry.
-        assert!(ring.insert(id(4), key(4), Trust::GossipLearned));
+        assert!(ring.insert(id(4), key(4), Trust::GossipLearned, T0));
         assert_eq!(ring.get(&id(1)), Some((key(1), Trust::DirectlyVerified)));
         assert_eq!(ring.get(&id(2)), None);
         assert_consistent(&ring);
@@ -333,22 +387,22 @@ mod tests {
     fn full_of_direct_refuses_gossip_and_rotates_direct() {
         let mut ring = KeyRing::new(3);
         for n in 1..=3 {
-            assert!(ring.insert(id(n), key(n), Trust::DirectlyVerified));
+            assert!(ring.insert(id(n), key(n), Trust::DirectlyVerified, T0));
         }
-        assert!(!ring.insert(id(4), key(4), Trust::GossipLearned));
+        assert!(!ring.insert(id(4), key(4), Trust::GossipLearned, T0));
         assert_eq!(ring.get(&id(4)), None);
         assert_eq!(ring.len(), 3);
         // A direct insert evicts the oldest direct entry.
-        assert!(ring.insert(id(5), key(5), Trust::DirectlyVerified));
+        assert!(ring.insert(id(5), key(5), Trust::DirectlyVerified, T0));
         assert_eq!(ring.get(&id(1)), None);
-        assert!(ring.insert(id(6), key(6), Trust::DirectlyVerified));
+        assert!(ring.insert(id(6), key(6), Trust::DirectlyVerified, T0));
         assert_eq!(ring.get(&id(2)), None);
         for n in [3, 5, 6] {
             assert_eq!(ring.get(&id(n)), Some((key(n), Trust::DirectlyVerified)));
         }
         // Refusals and rejected downgrades at a full ring change nothing.
-        assert!(!ring.insert(id(3), key(9), Trust::GossipLearned));
-        assert!(!ring.insert(id(3), key(9), Trust::DirectlyVerified));
+        assert!(!ring.insert(id(3), key(9), Trust::GossipLearned, T0));
+        assert!(!ring.insert(id(3), key(9), Trust::DirectlyVerified, T0));
         assert_eq!(ring.get(&id(3)), Some((key(3), Trust::DirectlyVerified)));
         assert_consistent(&ring);
     }
@@ -357,11 +411,11 @@ mod tests {
     fn zero_capacity_is_one() {
         let mut ring = KeyRing::new(0);
         assert_eq!(ring.capacity(), 1);
-        assert!(ring.insert(id(1), key(1), Trust::GossipLearned));
-        assert!(ring.insert(id(2), key(2), Trust::GossipLearned));
+        assert!(ring.insert(id(1), key(1), Trust::GossipLearned, T0));
+        assert!(ring.insert(id(2), key(2), Trust::GossipLearned, T0));
         assert_eq!(ring.get(&id(1)), None);
-        assert!(ring.insert(id(3), key(3), Trust::DirectlyVerified));
-        assert!(!ring.insert(id(4), key(4), Trust::GossipLearned));
+        assert!(ring.insert(id(3), key(3), Trust::DirectlyVerified, T0));
+        assert!(!ring.insert(id(4), key(4), Trust::GossipLearned, T0));
         assert_eq!(ring.get(&id(3)), Some((key(3), Trust::DirectlyVerified)));
         assert_eq!(ring.len(), 1);
         assert_consistent(&ring);
@@ -377,7 +431,7 @@ mod tests {
             } else {
                 Trust::GossipLearned
             };
-            ring.insert(id(n), key(n), trust);
+            ring.insert(id(n), key(n), trust, T0);
             if i % 13 == 0 {
                 ring.remove(&id(n.wrapping_add(1)));
             }
@@ -389,20 +443,58 @@ mod tests {
     #[test]
     fn sequence_exhaustion_renumbers_and_keeps_order() {
         let mut ring = KeyRing::new(3);
-        ring.insert(id(1), key(1), Trust::GossipLearned);
-        ring.insert(id(2), key(2), Trust::DirectlyVerified);
-        ring.insert(id(3), key(3), Trust::GossipLearned);
+        ring.insert(id(1), key(1), Trust::GossipLearned, T0);
+        ring.insert(id(2), key(2), Trust::DirectlyVerified, T0);
+        ring.insert(id(3), key(3), Trust::GossipLearned, T0);
         ring.next_seq = u64::MAX;
         // Upgrade 3: takes a sequence number, which renumbers 1, 2, 3 to 0, 1, 2 first.
-        assert!(ring.insert(id(3), key(3), Trust::DirectlyVerified));
+        assert!(ring.insert(id(3), key(3), Trust::DirectlyVerified, T0));
         assert_consistent(&ring);
         assert_eq!(ring.next_seq, 3);
         // Direct order is now 2, 3; gossip order is 1.
         assert!(ring.remove(&id(1)));
-        assert!(ring.insert(id(4), key(4), Trust::DirectlyVerified));
-        assert!(ring.insert(id(5), key(5), Trust::DirectlyVerified));
+        assert!(ring.insert(id(4), key(4), Trust::DirectlyVerified, T0));
+        assert!(ring.insert(id(5), key(5), Trust::DirectlyVerified, T0));
         assert_eq!(ring.get(&id(2)), None);
         assert!(ring.get(&id(3)).is_some());
+        assert_consistent(&ring);
+    }
+
+    #[test]
+    fn sweep_drops_idle_gossip_keys_only() {
+        let idle = Duration::from_secs(300);
+        let mut ring = KeyRing::new(16);
+        ring.insert(id(1), key(1), Trust::DirectlyVerified, T0);
+        ring.insert(id(2), key(2), Trust::GossipLearned, T0);
+        ring.insert(id(3), key(3), Trust::GossipLearned, T0);
+        // id 3 verifies a message at 200 s: its idle time restarts.
+        ring.touch(&id(3), Instant::from_secs(200));
+        assert_eq!(ring.sweep(Instant::from_secs(299), idle), 0);
+        assert_eq!(ring.sweep(Instant::from_secs(300), idle), 1);
+        assert_eq!(ring.get(&id(2)), None);
+        assert!(ring.get(&id(3)).is_some());
+        assert!(ring.get(&id(1)).is_some());
+        assert_consistent(&ring);
+        assert_eq!(ring.sweep(Instant::from_secs(10_000), idle), 1);
+        assert_eq!(ring.get(&id(3)), None);
+        assert_eq!(
+            ring.get(&id(1)),
+            Some((key(1), Trust::DirectlyVerified)),
+            "directly verified keys never expire"
+        );
+        assert_consistent(&ring);
+    }
+
+    #[test]
+    fn a_full_ring_evicts_the_least_recently_used_gossip_key() {
+        let mut ring = KeyRing::new(3);
+        ring.insert(id(1), key(1), Trust::GossipLearned, T0);
+        ring.insert(id(2), key(2), Trust::GossipLearned, T0);
+        ring.insert(id(3), key(3), Trust::GossipLearned, T0);
+        ring.touch(&id(1), Instant::from_secs(1));
+        assert!(ring.insert(id(4), key(4), Trust::GossipLearned, Instant::from_secs(2)));
+        assert!(ring.get(&id(1)).is_some(), "recently used key kept");
+        assert_eq!(ring.get(&id(2)), None, "least recently used key evicted");
         assert_consistent(&ring);
     }
 }

@@ -57,6 +57,9 @@ use crate::envelope::{self, msg_type};
 use crate::identity::{Identity, NodeId};
 use crate::time::Instant;
 
+/// Outputs of room the drained output queue keeps.
+const SPARE_OUTPUTS: usize = 64;
+
 /// Why an application command was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommandError {
@@ -356,9 +359,13 @@ impl Node {
             match peers::validate_loaded(&record) {
                 Ok(()) => {
                     if let Some(key) = record.public_key {
-                        self.gossip
-                            .keys
-                            .insert(record.node_id, key, Trust::GossipLearned);
+                        // Loaded at start: their idle time counts from the node's start.
+                        self.gossip.keys.insert(
+                            record.node_id,
+                            key,
+                            Trust::GossipLearned,
+                            self.clock_origin,
+                        );
                     }
                     if let Some(evicted) = self.peers.put(record, |_| false) {
                         self.outputs.push_back(Output::ForgetPeer(evicted));
@@ -505,6 +512,10 @@ impl Node {
     pub fn poll_output(&mut self) -> Output {
         if let Some(output) = self.outputs.pop_front() {
             return output;
+        }
+        // Drained: give back the room a burst of input made the queue grow to.
+        if self.outputs.capacity() > SPARE_OUTPUTS {
+            self.outputs.shrink_to(SPARE_OUTPUTS);
         }
         Output::Timeout(self.next_timeout())
     }

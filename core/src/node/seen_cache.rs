@@ -129,6 +129,10 @@ impl SeenCache {
                 self.entries.remove(&id);
             }
         }
+        // After a burst, give back the queue's spare room (kept up to twice the live ids).
+        if self.order.capacity() > 64 && self.order.len() < self.order.capacity() / 4 {
+            self.order.shrink_to(self.order.len() * 2);
+        }
     }
 
     /// Number of ids remembered.

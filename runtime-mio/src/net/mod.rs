@@ -18,6 +18,8 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use micelio_platform::clock::Clock;
 use socket::{PeerSocket, READ_CHUNK, ReadOutcome};
 
+use crate::memory::MemoryReleaser;
+
 /// Token of the peer listener.
 const LISTENER: Token = Token(0);
 /// Token of the waker the application uses to hand over commands.
@@ -75,6 +77,8 @@ pub struct EventLoop {
     /// socket: readiness is edge-triggered, so they are read again on the next turn without
     /// waiting for an event that may never come.
     unread: BTreeSet<ConnId>,
+    /// Returns free memory to the OS once the tables shrink (checked with each store flush).
+    memory: MemoryReleaser,
 }
 
 impl EventLoop {
@@ -110,6 +114,7 @@ impl EventLoop {
             next_persist: now + PERSIST_PERIOD,
             read_buf: vec![0; READ_CHUNK],
             unread: BTreeSet::new(),
+            memory: MemoryReleaser::default(),
         })
     }
 
@@ -488,5 +493,8 @@ impl EventLoop {
     fn flush_store(&mut self) {
         self.next_persist = self.clock.now() + PERSIST_PERIOD;
         std::mem::take(&mut self.batch).write_to(&mut self.store);
+        if self.memory.check(&self.node, self.peers.len()) {
+            tracing::debug!("tables shrank: free memory returned to the OS");
+        }
     }
 }

@@ -7,6 +7,8 @@ use mio::net::TcpStream;
 
 /// Bytes read per `read` call; a connection's input is handed to the core in chunks this big.
 pub const READ_CHUNK: usize = 64 * 1024;
+/// Records of room a drained write queue keeps.
+const SPARE_QUEUE: usize = 16;
 
 /// What a read pass produced.
 pub enum ReadOutcome {
@@ -96,6 +98,10 @@ impl PeerSocket {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+        }
+        // Drained: give back the room a burst made the queue grow to.
+        if self.queue.capacity() > SPARE_QUEUE {
+            self.queue.shrink_to(SPARE_QUEUE);
         }
         Ok(true)
     }
