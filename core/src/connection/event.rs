@@ -122,7 +122,7 @@ impl fmt::Display for CloseReason {
             Self::WriteTimeout => f.write_str("peer write timeout"),
             Self::Noise(e) => write!(f, "noise: {e}"),
             Self::Frame(e) => write!(f, "frame: {e}"),
-            Self::Hello(e) => write!(f, "hello: {e:?}"),
+            Self::Hello(e) => write!(f, "hello: {e}"),
         }
     }
 }
