@@ -1,11 +1,26 @@
 //! The gossip seen cache (spec §10.6): which message ids were already processed, and since
 //! when, bounded in time (a TTL enforced by periodic sweeps) and in size (oldest evicted first).
 
-use alloc::collections::{BTreeMap, VecDeque};
-use alloc::string::String;
+use alloc::collections::{BTreeSet, VecDeque};
 use core::time::Duration;
 
+use sha2::{Digest, Sha256};
+
 use crate::time::Instant;
+
+/// What the cache keeps of a message id: the first 16 bytes of its SHA-256. Ids are strings of
+/// up to 128 bytes chosen by senders; a fixed-size digest keeps every entry small (about 50
+/// bytes with the indexes) whatever the id. Making another message's id collide needs a
+/// second preimage of 128 bits.
+type IdDigest = [u8; 16];
+
+/// The digest of `id`.
+fn digest(id: &str) -> IdDigest {
+    let hash = Sha256::digest(id.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&hash[..16]);
+    out
+}
 
 /// Outcome of [`SeenCache::try_insert`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,10 +48,11 @@ pub enum SeenInsert {
 pub struct SeenCache {
     ttl: Duration,
     capacity: usize,
-    /// id → first-seen time.
-    entries: BTreeMap<String, Instant>,
-    /// The same entries in insertion order, with non-decreasing times (oldest at the front).
-    order: VecDeque<(Instant, String)>,
+    /// Digests of the ids remembered.
+    entries: BTreeSet<IdDigest>,
+    /// The same entries with their first-seen times, in insertion order, with non-decreasing
+    /// times (oldest at the front).
+    order: VecDeque<(Instant, IdDigest)>,
 }
 
 impl SeenCache {
@@ -46,14 +62,14 @@ impl SeenCache {
         SeenCache {
             ttl,
             capacity: capacity.max(1),
-            entries: BTreeMap::new(),
+            entries: BTreeSet::new(),
             order: VecDeque::new(),
         }
     }
 
     /// True when `id` has been inserted and not yet swept or evicted. Never inserts.
     pub fn contains(&self, id: &str) -> bool {
-        self.entries.contains_key(id)
+        self.entries.contains(&digest(id))
     }
 
     /// Atomic test-and-set: records `id` as first seen at `now` and returns true if it was not
@@ -63,7 +79,8 @@ impl SeenCache {
     /// newest entry's time (a clock that went backwards), the newest entry's time is recorded
     /// instead, which only makes the new entry live longer.
     pub fn insert(&mut self, id: &str, now: Instant) -> bool {
-        if self.entries.contains_key(id) {
+        let id = digest(id);
+        if self.entries.contains(&id) {
             return false;
         }
         while self.entries.len() >= self.capacity {
@@ -80,7 +97,8 @@ impl SeenCache {
     /// remembered. Evicting ids whose copies may still be circulating would let those copies
     /// be accepted and relayed again (a message storm); refusing only delays new messages.
     pub fn try_insert(&mut self, id: &str, now: Instant, min_age: Duration) -> SeenInsert {
-        if self.entries.contains_key(id) {
+        let id = digest(id);
+        if self.entries.contains(&id) {
             return SeenInsert::Seen;
         }
         if self.entries.len() >= self.capacity {
@@ -109,13 +127,13 @@ impl SeenCache {
         }
     }
 
-    fn push(&mut self, id: &str, now: Instant) {
+    fn push(&mut self, id: IdDigest, now: Instant) {
         let at = match self.order.back() {
             Some(&(newest, _)) => now.max(newest),
             None => now,
         };
-        self.entries.insert(String::from(id), at);
-        self.order.push_back((at, String::from(id)));
+        self.entries.insert(id);
+        self.order.push_back((at, id));
     }
 
     /// Removes every entry whose age at `now` is greater than the TTL (an entry exactly TTL
@@ -166,8 +184,8 @@ mod tests {
     fn assert_consistent(c: &SeenCache) {
         assert_eq!(c.entries.len(), c.order.len());
         assert!(c.entries.len() <= c.capacity);
-        for (at, id) in &c.order {
-            assert_eq!(c.entries.get(id), Some(at));
+        for (_, id) in &c.order {
+            assert!(c.entries.contains(id));
         }
         assert!(
             c.order
