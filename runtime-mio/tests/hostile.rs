@@ -380,7 +380,10 @@ fn a_hello_claiming_another_nodes_identity_is_refused() {
     let signed = envelope::hello(&honest_identity, message_id(), HelloKind::Hello, &hello);
     impostor.send_envelope(&signed).expect("send hello");
     assert!(impostor.closed_within(SHORT), "impostor closed");
-    arena.logged(&["protocol violation", "hello key is not the key of the Noise handshake"]);
+    arena.logged(&[
+        "protocol violation",
+        "hello key is not the key of the Noise handshake",
+    ]);
 
     // A hello whose node id is another node's, signed with the impostor's own key.
     let mut impostor = RawPeer::connect(&arena.addr()).expect("connect");
