@@ -1,6 +1,7 @@
 //! A reader of length-prefixed messages split at arbitrary byte boundaries, shared by the frame
 //! decoder and the Noise record decoder.
 
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 
 /// Longest header any user of [`PrefixedReader`] needs (the frame header).
@@ -69,6 +70,35 @@ impl PrefixedReader {
         self.header_filled = 0;
         self.body_len = None;
         Ok(Some(core::mem::take(&mut self.body)))
+    }
+
+    /// Like [`PrefixedReader::read`], but when nothing is buffered and `input` holds the whole
+    /// next message, its body is returned as a slice of `input`, without a copy or an
+    /// allocation. Otherwise the bytes are buffered as by `read`.
+    pub(crate) fn read_borrowed<'a, E>(
+        &mut self,
+        input: &mut &'a [u8],
+        parse: impl FnOnce(&[u8]) -> Result<usize, E>,
+    ) -> Result<Option<Cow<'a, [u8]>>, E> {
+        let data: &'a [u8] = input;
+        let header_len = self.header_len;
+        if self.buffered() > 0 || self.body_len.is_some() || data.len() < header_len {
+            return Ok(self.read(input, parse)?.map(Cow::Owned));
+        }
+        // The header is kept and consumed exactly as `read` would, so the state after an error
+        // or an incomplete body is the same.
+        self.header[..header_len].copy_from_slice(&data[..header_len]);
+        self.header_filled = header_len;
+        *input = &data[header_len..];
+        let body_len = parse(&data[..header_len])?;
+        let rest = &data[header_len..];
+        if rest.len() >= body_len {
+            self.header_filled = 0;
+            *input = &rest[body_len..];
+            return Ok(Some(Cow::Borrowed(&rest[..body_len])));
+        }
+        self.body_len = Some(body_len);
+        Ok(self.read(input, |_| Ok(body_len))?.map(Cow::Owned))
     }
 
     /// Bytes held for the incomplete current message (header included).

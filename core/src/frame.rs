@@ -1,6 +1,7 @@
 //! The frame layer (spec §6): an 8-byte header (magic, version, length) before each envelope,
 //! and an incremental decoder that accepts input split at any byte boundary.
 
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -139,6 +140,41 @@ impl FrameDecoder {
             return Err(error);
         }
         let result = self.reader.read(input, |bytes| {
+            let mut header = [0u8; HEADER_LEN];
+            header.copy_from_slice(bytes);
+            parse_header(&header)
+        });
+        if let Err(error) = result {
+            self.failed = Some(error);
+        }
+        result
+    }
+
+    /// Like [`FrameDecoder::decode`], but a frame that lies whole in `input` (nothing buffered
+    /// before it) is returned as a slice of `input`, without a copy or an allocation.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use micelio_core::frame::{self, FrameDecoder};
+    ///
+    /// let mut stream = Vec::new();
+    /// frame::encode(b"whole", &mut stream).unwrap();
+    /// frame::encode(b"split", &mut stream).unwrap();
+    /// let (mut one, mut two) = stream.split_at(stream.len() - 2);
+    /// let mut decoder = FrameDecoder::new();
+    /// assert_eq!(decoder.decode_borrowed(&mut one), Ok(Some(Cow::Borrowed(&b"whole"[..]))));
+    /// assert_eq!(decoder.decode_borrowed(&mut one), Ok(None));
+    /// let second = decoder.decode_borrowed(&mut two).unwrap().unwrap();
+    /// assert!(matches!(second, Cow::Owned(_)) && *second == b"split"[..]);
+    /// ```
+    pub fn decode_borrowed<'a>(
+        &mut self,
+        input: &mut &'a [u8],
+    ) -> Result<Option<Cow<'a, [u8]>>, FrameError> {
+        if let Some(error) = self.failed {
+            return Err(error);
+        }
+        let result = self.reader.read_borrowed(input, |bytes| {
             let mut header = [0u8; HEADER_LEN];
             header.copy_from_slice(bytes);
             parse_header(&header)

@@ -727,3 +727,55 @@ proptest! {
         }
     }
 }
+
+/// Feeds the same chunks to a decoder called with `decode` and one called with
+/// `decode_borrowed`, and checks that every call agrees: same outcome and payload bytes, same
+/// input consumed, same bytes held; a borrowed payload only when the frame lay whole in the
+/// chunk with nothing held before it.
+fn borrowed_agrees(chunks: &[&[u8]]) -> Result<(), TestCaseError> {
+    let (mut owned, mut borrowed) = (FrameDecoder::new(), FrameDecoder::new());
+    for chunk in chunks {
+        let (mut a, mut b): (&[u8], &[u8]) = (chunk, chunk);
+        for _ in 0..=chunk.len() + 1 {
+            let held_before = borrowed.buffered();
+            let expected = owned.decode(&mut a);
+            let got = borrowed.decode_borrowed(&mut b);
+            prop_assert_eq!(a.len(), b.len(), "different input consumed");
+            prop_assert_eq!(owned.buffered(), borrowed.buffered());
+            match (&expected, &got) {
+                (Ok(Some(want)), Ok(Some(payload))) => {
+                    prop_assert_eq!(&want[..], &payload[..]);
+                    if let std::borrow::Cow::Borrowed(_) = payload {
+                        prop_assert_eq!(held_before, 0, "borrowed a frame that was buffered");
+                    }
+                }
+                (Ok(None), Ok(None)) => break,
+                (Err(want), Err(error)) => {
+                    prop_assert_eq!(want, error);
+                    break;
+                }
+                _ => prop_assert!(false, "{:?} vs {:?}", expected, got),
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `decode_borrowed` is `decode` without the copy, for well-formed streams in any chunking.
+    #[test]
+    fn prop_borrowed_decode_agrees_on_frames(payloads in small_payloads(), cut_points in cuts(16)) {
+        let stream: Vec<u8> = payloads.iter().flat_map(|p| framed(p)).collect();
+        borrowed_agrees(&chunks(&stream, &cut_points))?;
+        borrowed_agrees(&[&stream])?;
+    }
+
+    /// ... and for garbage, including its errors and the bytes it holds after them.
+    #[test]
+    fn prop_borrowed_decode_agrees_on_garbage(stream in hostile_stream(), cut_points in cuts(16)) {
+        borrowed_agrees(&chunks(&stream, &cut_points))?;
+        borrowed_agrees(&[&stream])?;
+    }
+}

@@ -25,6 +25,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use micelio_proto::Envelope;
+use quick_protobuf::MessageWrite;
 use rand_core::CryptoRngCore;
 
 pub use config::ConnectionConfig;
@@ -33,7 +34,7 @@ pub use event::{CloseReason, Event, HelloError, PeerIdentity, SendError};
 use crate::envelope::{self, HelloKind, msg_type};
 use crate::frame::{self, FrameDecoder};
 use crate::identity::Identity;
-use crate::noise::{Handshake, RecordDecoder, TRANSPORT_PREFIX_LEN, Transport};
+use crate::noise::{Handshake, RecordDecoder, TAG_LEN, TRANSPORT_PREFIX_LEN, Transport};
 use crate::time::Instant;
 
 /// Which side of the TCP connection this is.
@@ -282,22 +283,20 @@ impl Connection {
     ///
     /// Errors leave the connection open: the envelope is simply not sent to this peer.
     pub fn send(&mut self, now: Instant, envelope: &[u8]) -> Result<(), SendError> {
-        match self.phase {
-            Phase::Established(_) => {}
-            Phase::Closed(_) => return Err(SendError::Closed),
-            _ => return Err(SendError::NotEstablished),
-        }
-        if self.transmits.len() >= self.config.max_queued_frames {
-            return Err(SendError::QueueFull);
-        }
-        frame::header(envelope.len()).map_err(SendError::Frame)?;
+        self.check_send(envelope.len())?;
         self.queue_frame(now, envelope);
         Ok(())
     }
 
-    /// Serializes and queues an envelope; see [`Connection::send`].
+    /// Serializes and queues an envelope; see [`Connection::send`]. The envelope is encoded
+    /// straight into the record that is then encrypted in place.
     pub fn send_envelope(&mut self, now: Instant, envelope: &Envelope) -> Result<(), SendError> {
-        self.send(now, &micelio_proto::encode(envelope))
+        let len = envelope.get_size();
+        self.check_send(len)?;
+        self.queue_frame_with(now, len, |record| {
+            micelio_proto::encode_into(envelope, record)
+        });
+        Ok(())
     }
 
     /// Closes the connection locally. Queued bytes are discarded.
@@ -418,18 +417,19 @@ impl Connection {
             self.close_with(CloseReason::Noise(error));
             return;
         }
-        // The plaintext is a stream of frames, as the reference reads it.
+        // The plaintext is a stream of frames, as the reference reads it. A frame that lies
+        // whole in this message (the usual case) is read in place.
         let mut plaintext = message.as_slice();
         while !plaintext.is_empty() && !self.is_closed() {
-            match self.frames.decode(&mut plaintext) {
-                Ok(Some(payload)) => self.on_frame(now, payload),
+            match self.frames.decode_borrowed(&mut plaintext) {
+                Ok(Some(payload)) => self.on_frame(now, &payload),
                 Ok(None) => break,
                 Err(error) => self.close_with(CloseReason::Frame(error)),
             }
         }
     }
 
-    fn on_frame(&mut self, now: Instant, payload: Vec<u8>) {
+    fn on_frame(&mut self, now: Instant, payload: &[u8]) {
         self.last_receive = now;
         match &self.phase {
             Phase::Hello { remote_static, .. } => {
@@ -437,12 +437,12 @@ impl Connection {
                     Role::Initiator => HelloKind::Ack,
                     Role::Responder => HelloKind::Hello,
                 };
-                match hello::validate(&payload, expected, remote_static) {
+                match hello::validate(payload, expected, remote_static) {
                     Ok(peer) => self.establish(now, peer),
                     Err(error) => self.close_with(CloseReason::Hello(error)),
                 }
             }
-            Phase::Established(_) => self.on_steady_frame(&payload),
+            Phase::Established(_) => self.on_steady_frame(payload),
             Phase::Handshake(_) | Phase::Closed(_) => {}
         }
     }
@@ -474,19 +474,51 @@ impl Connection {
         }
     }
 
+    /// Why an envelope of `len` bytes cannot be sent now, if it cannot.
+    fn check_send(&self, len: usize) -> Result<(), SendError> {
+        match self.phase {
+            Phase::Established(_) => {}
+            Phase::Closed(_) => return Err(SendError::Closed),
+            _ => return Err(SendError::NotEstablished),
+        }
+        if self.transmits.len() >= self.config.max_queued_frames {
+            return Err(SendError::QueueFull);
+        }
+        frame::header(len).map_err(SendError::Frame)?;
+        Ok(())
+    }
+
     /// Frames, encrypts and queues `payload` (already checked against the frame limit).
     fn queue_frame(&mut self, now: Instant, payload: &[u8]) {
+        self.queue_frame_with(now, payload.len(), |record| {
+            record.extend_from_slice(payload)
+        });
+    }
+
+    /// Frames, encrypts and queues the `payload_len` bytes that `write` appends to the record
+    /// (already checked against the frame limit), in a single allocation.
+    fn queue_frame_with(
+        &mut self,
+        now: Instant,
+        payload_len: usize,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) {
         let Some(transport) = self.transport.as_mut() else {
             return;
         };
-        let Ok(header) = frame::header(payload.len()) else {
+        let Ok(header) = frame::header(payload_len) else {
             return;
         };
         let mut record =
-            Vec::with_capacity(TRANSPORT_PREFIX_LEN + frame::HEADER_LEN + payload.len() + 16);
+            Vec::with_capacity(TRANSPORT_PREFIX_LEN + frame::HEADER_LEN + payload_len + TAG_LEN);
         record.extend_from_slice(&[0; TRANSPORT_PREFIX_LEN]);
         record.extend_from_slice(&header);
-        record.extend_from_slice(payload);
+        write(&mut record);
+        if record.len() != TRANSPORT_PREFIX_LEN + frame::HEADER_LEN + payload_len {
+            // Unreachable with a deterministic encoder: never send a frame its header belies.
+            tracing::error!(payload_len, "frame payload length mismatch, not sent");
+            return;
+        }
         match transport.seal_record(&mut record) {
             Ok(()) => {
                 self.transmits.push_back(record);
