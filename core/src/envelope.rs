@@ -148,12 +148,33 @@ pub fn verify(envelope: &Envelope, public_key: &[u8]) -> Result<(), SignatureErr
     let key: &[u8; KEY_LEN] = public_key
         .try_into()
         .map_err(|_| SignatureError::PublicKeyLength(public_key.len()))?;
-    let signature: &[u8; SIGNATURE_LEN] = envelope
+    let signature = signature_of(envelope)?;
+    let key = VerifyingKey::from_bytes(key).map_err(|_| SignatureError::InvalidPublicKey)?;
+    verify_signature(envelope, &key, signature)
+}
+
+/// [`verify`] with a key parsed once in advance: a node verifying many messages from the same
+/// sender saves decompressing the key (about a tenth of a verification) each time.
+pub fn verify_with(envelope: &Envelope, key: &VerifyingKey) -> Result<(), SignatureError> {
+    let signature = signature_of(envelope)?;
+    verify_signature(envelope, key, signature)
+}
+
+/// The envelope's signature, if it has the right length.
+fn signature_of(envelope: &Envelope) -> Result<&[u8; SIGNATURE_LEN], SignatureError> {
+    envelope
         .signature
         .as_slice()
         .try_into()
-        .map_err(|_| SignatureError::SignatureLength(envelope.signature.len()))?;
-    let key = VerifyingKey::from_bytes(key).map_err(|_| SignatureError::InvalidPublicKey)?;
+        .map_err(|_| SignatureError::SignatureLength(envelope.signature.len()))
+}
+
+/// Cofactorless verification of the signed bytes, as Go's `crypto/ed25519.Verify`.
+fn verify_signature(
+    envelope: &Envelope,
+    key: &VerifyingKey,
+    signature: &[u8; SIGNATURE_LEN],
+) -> Result<(), SignatureError> {
     key.verify(&signed_bytes(envelope), &Signature::from_bytes(signature))
         .map_err(|_| SignatureError::Mismatch)
 }

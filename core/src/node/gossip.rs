@@ -137,13 +137,21 @@ impl Gossip {
             return Err(GossipDrop::Duplicate);
         }
         let sender = NodeId::parse(&envelope.sender_id).ok_or(GossipDrop::UnknownSender)?;
-        let key = match self.keys.get(&sender) {
-            _ if sender == self.own.0 => self.own.1,
-            Some((key, _)) => key,
-            None => self.auto_learn(&sender, &envelope.sender_pubkey, now)?,
-        };
-        envelope::verify(envelope, &key).map_err(|_| GossipDrop::InvalidSignature)?;
-        self.keys.touch(&sender, now);
+        if sender == self.own.0 {
+            envelope::verify(envelope, &self.own.1).map_err(|_| GossipDrop::InvalidSignature)?;
+        } else if self.keys.get(&sender).is_some() {
+            // A stored key that is not a curve point verifies nothing.
+            let key = self
+                .keys
+                .verifying_key(&sender)
+                .ok_or(GossipDrop::InvalidSignature)?;
+            envelope::verify_with(envelope, key).map_err(|_| GossipDrop::InvalidSignature)?;
+            self.keys.touch(&sender, now);
+        } else {
+            // Learned from this envelope (stored unless the ring is full of verified keys).
+            let key = self.auto_learn(&sender, &envelope.sender_pubkey, now)?;
+            envelope::verify(envelope, &key).map_err(|_| GossipDrop::InvalidSignature)?;
+        }
         if !self.limiter.allow(&sender, now) {
             return Err(GossipDrop::RateLimited);
         }

@@ -6,6 +6,8 @@ use alloc::vec::Vec;
 
 use core::time::Duration;
 
+use ed25519_dalek::VerifyingKey;
+
 use crate::identity::NodeId;
 use crate::time::Instant;
 
@@ -33,6 +35,9 @@ impl Trust {
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     key: [u8; 32],
+    /// The key parsed for verification (`None` when the bytes are not a curve point: every
+    /// signature then fails to verify).
+    verifying: Option<VerifyingKey>,
     trust: Trust,
     /// Position in the order index of `trust` (insertion order for directly verified keys,
     /// last use for gossip-learned ones).
@@ -76,6 +81,14 @@ impl KeyRing {
         }
     }
 
+    /// The key stored for `id`, parsed for verification (`None` when unknown or not a valid
+    /// curve point).
+    pub fn verifying_key(&self, id: &NodeId) -> Option<&VerifyingKey> {
+        self.entries
+            .get(id)
+            .and_then(|entry| entry.verifying.as_ref())
+    }
+
     /// The key stored for `id` and its trust level.
     pub fn get(&self, id: &NodeId) -> Option<([u8; 32], Trust)> {
         self.entries.get(id).map(|entry| (entry.key, entry.trust))
@@ -102,6 +115,7 @@ impl KeyRing {
             id,
             Entry {
                 key,
+                verifying: VerifyingKey::from_bytes(&key).ok(),
                 trust,
                 seq,
                 last_used: now,
