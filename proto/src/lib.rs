@@ -39,10 +39,56 @@ pub fn encode_into<M: MessageWrite>(message: &M, out: &mut Vec<u8>) {
     }
 }
 
-/// Decodes a top-level protobuf message (no length prefix) from `bytes`.
+/// Decodes a top-level protobuf message (no length prefix) from `bytes`, which may come from
+/// anyone: every message type decodes safely from arbitrary bytes.
 ///
 /// Strings must be valid UTF-8; unknown fields are skipped.
-pub fn decode<'a, M: MessageRead<'a>>(bytes: &'a [u8]) -> Result<M, DecodeError> {
+pub fn decode<M: Decode>(bytes: &[u8]) -> Result<M, DecodeError> {
+    M::decode_untrusted(bytes)
+}
+
+/// A message type [`decode`] reads safely from untrusted bytes.
+pub trait Decode: Sized {
+    /// Decodes the message from `bytes` (no length prefix).
+    fn decode_untrusted(bytes: &[u8]) -> Result<Self, DecodeError>;
+}
+
+/// Decodes a message without nested messages with the generated reader.
+fn decode_flat<'a, M: MessageRead<'a>>(bytes: &'a [u8]) -> Result<M, DecodeError> {
     let mut reader = BytesReader::from_bytes(bytes);
     M::from_reader(&mut reader, bytes)
+}
+
+macro_rules! flat_decode {
+    ($($message:ty),*) => {$(
+        impl Decode for $message {
+            fn decode_untrusted(bytes: &[u8]) -> Result<Self, DecodeError> {
+                decode_flat(bytes)
+            }
+        }
+    )*};
+}
+
+flat_decode!(Envelope, ChatMessage, PeerHello, PeerHelloAck, PeerInfo);
+
+impl Decode for PeerExchange {
+    /// Each `PeerInfo` is decoded from its own slice. The generated reader bounds a nested
+    /// message's varints by the end of the whole buffer, not of the nested message
+    /// (tafia/quick-protobuf#211): a varint running past a `PeerInfo`'s end left the reader
+    /// beyond it, an overflow panic in debug builds and an endless loop in release builds.
+    fn decode_untrusted(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut reader = BytesReader::from_bytes(bytes);
+        let mut exchange = PeerExchange::default();
+        while !reader.is_eof() {
+            match reader.next_tag(bytes)? {
+                // Field 1, length-delimited: one `PeerInfo`.
+                10 => {
+                    let info = reader.read_bytes(bytes)?;
+                    exchange.peers.push(decode_flat::<PeerInfo>(info)?);
+                }
+                tag => reader.read_unknown(bytes, tag)?,
+            }
+        }
+        Ok(exchange)
+    }
 }

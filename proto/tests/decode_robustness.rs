@@ -85,3 +85,30 @@ proptest! {
         prop_assert_eq!(decode::<Envelope>(&encode(&e)).unwrap(), e);
     }
 }
+
+/// tafia/quick-protobuf#211: a `PeerInfo` ending inside a varint made the generated reader
+/// run past the entry; this payload looped for ever in release builds (found by the
+/// `envelope_verify` fuzz target). `decode` refuses it.
+#[test]
+fn peer_exchange_entry_ending_inside_a_varint_is_an_error() {
+    let endless = [
+        0x0a, 0x01, 0xfa, 0x01, 0xf4, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+    ];
+    assert!(decode::<PeerExchange>(&endless).is_err());
+    // A well-formed exchange of two entries still decodes, entries in order.
+    let x = PeerExchange {
+        peers: vec![
+            PeerInfo {
+                node_id: "a".into(),
+                addr: "h:1".into(),
+                ..PeerInfo::default()
+            },
+            PeerInfo {
+                node_id: "b".into(),
+                reachable: true,
+                ..PeerInfo::default()
+            },
+        ],
+    };
+    assert_eq!(decode::<PeerExchange>(&encode(&x)).unwrap(), x);
+}

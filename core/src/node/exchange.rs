@@ -3,8 +3,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use micelio_proto::{DecodeError, Envelope, PeerExchange, PeerInfo};
-use quick_protobuf::BytesReader;
+use micelio_proto::{Envelope, PeerExchange, PeerInfo};
 
 use super::keyring::Trust;
 use super::peers::{self, Merge, PeerRecord};
@@ -52,7 +51,7 @@ impl Node {
             tracing::warn!(peer = %from, "sender_id mismatch on peer_exchange");
             return;
         }
-        let Ok(exchange) = decode_exchange(&envelope.payload) else {
+        let Ok(exchange) = micelio_proto::decode::<PeerExchange>(&envelope.payload) else {
             tracing::error!(peer = %from, "unmarshal peer exchange");
             return;
         };
@@ -148,29 +147,4 @@ impl Node {
             tracing::warn!(peer = %recipient, "send buffer full, dropping exchange");
         }
     }
-}
-
-/// Decodes a PeerExchange payload, each `PeerInfo` from its own bytes.
-///
-/// quick-protobuf bounds a nested message's varints by the end of the whole buffer, not of the
-/// nested message (tafia/quick-protobuf#211): a varint running past a `PeerInfo`'s length
-/// left the reader beyond that end, which panicked on an overflow in debug builds and could
-/// loop for ever in release builds (found by the `envelope_verify` fuzz target). Decoded as a
-/// top-level message from its own slice, a `PeerInfo` cannot read past its bytes.
-fn decode_exchange(payload: &[u8]) -> Result<PeerExchange, DecodeError> {
-    let mut reader = BytesReader::from_bytes(payload);
-    let mut exchange = PeerExchange::default();
-    while !reader.is_eof() {
-        match reader.next_tag(payload)? {
-            // Field 1, length-delimited: one `PeerInfo`.
-            10 => {
-                let info = reader.read_bytes(payload)?;
-                exchange
-                    .peers
-                    .push(micelio_proto::decode::<PeerInfo>(info)?);
-            }
-            tag => reader.read_unknown(payload, tag)?,
-        }
-    }
-    Ok(exchange)
 }
