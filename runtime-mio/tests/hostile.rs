@@ -470,6 +470,9 @@ fn forged_replayed_and_flooded_gossip_never_reaches_the_partyline() {
         "{flooded} flood lines shown, at most {allowed} allowed"
     );
     arena.check_health("a one-identity flood");
+    let stats = arena.stats();
+    assert!(stats["invalid_signatures"] >= 1, "{stats:?}");
+    assert!(stats["rate_limited"] as usize >= 300 - allowed, "{stats:?}");
 }
 
 /// Cache lifetimes short enough for a test to see them expire (`[limits]`, 5 min by default).

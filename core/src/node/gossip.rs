@@ -69,6 +69,14 @@ pub struct GossipStats {
     pub rejected: u64,
     /// Copies of already-seen messages received (a subset of `rejected`).
     pub duplicates: u64,
+    /// Refused for a bad signature (a subset of `rejected`).
+    pub invalid_signatures: u64,
+    /// Refused because no key was known or carried for the sender (a subset of `rejected`).
+    pub unknown_senders: u64,
+    /// Refused by the sender's rate limit (a subset of `rejected`).
+    pub rate_limited: u64,
+    /// Refused because the seen cache was full of recent ids (a subset of `rejected`).
+    pub overloaded: u64,
 }
 
 /// The state the checks need: seen cache, key ring and rate limiter.
@@ -115,9 +123,22 @@ impl Gossip {
     /// marked seen.
     pub fn accept(&mut self, now: Instant, envelope: &Envelope) -> Result<NodeId, GossipDrop> {
         let result = self.check(now, envelope);
+        let stats = &mut self.stats;
         match result {
-            Ok(_) => self.stats.received += 1,
-            Err(_) => self.stats.rejected += 1,
+            Ok(_) => stats.received += 1,
+            Err(drop) => {
+                stats.rejected += 1;
+                match drop {
+                    GossipDrop::InvalidSignature => stats.invalid_signatures += 1,
+                    GossipDrop::UnknownSender => stats.unknown_senders += 1,
+                    GossipDrop::RateLimited => stats.rate_limited += 1,
+                    GossipDrop::Overloaded => stats.overloaded += 1,
+                    GossipDrop::EmptyId
+                    | GossipDrop::OversizedField
+                    | GossipDrop::OversizedPayload
+                    | GossipDrop::Duplicate => {}
+                }
+            }
         }
         result
     }

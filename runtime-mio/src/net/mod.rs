@@ -184,6 +184,7 @@ impl EventLoop {
     /// Logs the size of every bounded table, the sockets and the process's resident memory.
     fn log_stats(&self) {
         let (seen, keys, rate_buckets, known_peers) = self.node.table_sizes();
+        let gossip = self.node.gossip_stats();
         tracing::info!(
             peers = self.node.peer_count(),
             pending = self.node.pending_count(),
@@ -193,8 +194,12 @@ impl EventLoop {
             keys,
             rate_buckets,
             known_peers,
-            duplicates = self.node.gossip_stats().duplicates,
-            rejected = self.node.gossip_stats().rejected,
+            duplicates = gossip.duplicates,
+            rejected = gossip.rejected,
+            invalid_signatures = gossip.invalid_signatures,
+            unknown_senders = gossip.unknown_senders,
+            rate_limited = gossip.rate_limited,
+            seen_cache_full = gossip.overloaded,
             rss_kib = crate::stats::resident_kib().unwrap_or(0),
             "node stats"
         );
