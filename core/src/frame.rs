@@ -136,18 +136,8 @@ impl FrameDecoder {
     /// Consumes bytes from the front of `input` and returns the next complete payload, or
     /// `Ok(None)` when `input` is exhausted before a frame completes.
     pub fn decode(&mut self, input: &mut &[u8]) -> Result<Option<Vec<u8>>, FrameError> {
-        if let Some(error) = self.failed {
-            return Err(error);
-        }
-        let result = self.reader.read(input, |bytes| {
-            let mut header = [0u8; HEADER_LEN];
-            header.copy_from_slice(bytes);
-            parse_header(&header)
-        });
-        if let Err(error) = result {
-            self.failed = Some(error);
-        }
-        result
+        self.decode_borrowed(input)
+            .map(|payload| payload.map(Cow::into_owned))
     }
 
     /// Like [`FrameDecoder::decode`], but a frame that lies whole in `input` (nothing buffered

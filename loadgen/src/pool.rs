@@ -112,31 +112,13 @@ impl Pool {
                 }
                 started += 1;
             }
-            let _ = self
-                .poll
-                .poll(&mut self.events, Some(Duration::from_millis(20)));
-            let ready: Vec<usize> = self.events.iter().map(|e| e.token().0).collect();
-            for token in ready {
-                self.drive(
-                    token,
-                    |link, buf| link.ready(buf, |_| {}),
-                    keep,
-                    &mut report,
-                    &mut pending,
-                );
-            }
-            if last_tick.elapsed() >= TICK_EVERY {
-                last_tick = Instant::now();
-                for token in 0..self.slots.len() {
-                    self.drive(
-                        token,
-                        |link, _| link.tick(),
-                        keep,
-                        &mut report,
-                        &mut pending,
-                    );
-                }
-            }
+            self.turn(
+                Duration::from_millis(20),
+                &mut last_tick,
+                keep,
+                &mut report,
+                &mut pending,
+            );
             monitor.tick(|since| {
                 let rate = (report.established - last_established) as f64 / since.as_secs_f64();
                 last_established = report.established;
@@ -164,31 +146,13 @@ impl Pool {
         let mut pending = 0;
         let mut last_tick = Instant::now();
         while Instant::now() < end {
-            let _ = self
-                .poll
-                .poll(&mut self.events, Some(Duration::from_millis(50)));
-            let ready: Vec<usize> = self.events.iter().map(|e| e.token().0).collect();
-            for token in ready {
-                self.drive(
-                    token,
-                    |link, buf| link.ready(buf, |_| {}),
-                    true,
-                    &mut report,
-                    &mut pending,
-                );
-            }
-            if last_tick.elapsed() >= TICK_EVERY {
-                last_tick = Instant::now();
-                for token in 0..self.slots.len() {
-                    self.drive(
-                        token,
-                        |link, _| link.tick(),
-                        true,
-                        &mut report,
-                        &mut pending,
-                    );
-                }
-            }
+            self.turn(
+                Duration::from_millis(50),
+                &mut last_tick,
+                true,
+                &mut report,
+                &mut pending,
+            );
             let held = self.held();
             monitor.tick(|_| format!("idle: {held} connections held"));
         }
@@ -224,6 +188,35 @@ impl Pool {
         if let Some(mut slot) = self.slots[token].take() {
             slot.link.deregister(self.poll.registry());
             self.free.push(token);
+        }
+    }
+
+    /// One turn of the loop: waits up to `timeout` for readiness, drives the ready
+    /// connections, and every [`TICK_EVERY`] gives every connection its timers.
+    fn turn(
+        &mut self,
+        timeout: Duration,
+        last_tick: &mut Instant,
+        keep: bool,
+        report: &mut HandshakeReport,
+        pending: &mut usize,
+    ) {
+        let _ = self.poll.poll(&mut self.events, Some(timeout));
+        let ready: Vec<usize> = self.events.iter().map(|e| e.token().0).collect();
+        for token in ready {
+            self.drive(
+                token,
+                |link, buf| link.ready(buf, |_| {}),
+                keep,
+                report,
+                pending,
+            );
+        }
+        if last_tick.elapsed() >= TICK_EVERY {
+            *last_tick = Instant::now();
+            for token in 0..self.slots.len() {
+                self.drive(token, |link, _| link.tick(), keep, report, pending);
+            }
         }
     }
 
