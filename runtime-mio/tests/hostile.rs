@@ -16,8 +16,9 @@ use micelio_core::identity::Identity;
 use micelio_core::node::NodeConfig;
 use micelio_core::proto::{self, ChatMessage, Envelope, PeerExchange, PeerInfo};
 use micelio_platform::identity_files;
+use support::partyline::{login, start_with_keys};
 use support::raw::{RawPeer, message_id, random_identity};
-use support::ssh::{self, PrivateKey, SshSession, new_key, public_line};
+use support::ssh::{SshSession, new_key};
 use support::{NodeProcess, NodeSettings, eventually};
 
 /// Generous bound for anything that normally takes milliseconds.
@@ -72,10 +73,10 @@ impl Arena {
         let key = new_key();
         let mut settings = NodeSettings::new(&format!("{name}-target"));
         settings.network_extra.push_str(target_extra);
-        let target = start_with_key(settings, &key);
+        let target = start_with_keys(settings, &[&key]);
         let mut settings = NodeSettings::new(&format!("{name}-honest"));
         settings.bootstrap = vec![target.settings.listen.clone()];
-        let honest = start_with_key(settings, &key);
+        let honest = start_with_keys(settings, &[&key]);
         let honest_id = honest.node_id();
         assert!(
             target
@@ -174,24 +175,6 @@ impl Arena {
             .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
             .collect()
     }
-}
-
-fn start_with_key(settings: NodeSettings, key: &PrivateKey) -> NodeProcess {
-    ssh::write_authorized_keys(&settings.data_dir, &format!("{}\n", public_line(key)));
-    let node = NodeProcess::start(settings);
-    assert!(
-        node.wait_for(&["ssh listening"], SHORT).is_some(),
-        "{:#?}",
-        node.lines()
-    );
-    node
-}
-
-fn login(node: &NodeProcess, user: &str, key: &PrivateKey) -> SshSession {
-    let session = SshSession::connect(&node.settings.ssh_listen, user, key)
-        .unwrap_or_else(|e| panic!("{user} logs in: {e}"));
-    assert!(session.wait_line(&format!("* {user} joined the partyline"), SHORT));
-    session
 }
 
 /// A signed chat envelope from `identity` carrying its public key (auto-learnable).

@@ -11,40 +11,14 @@ use std::time::{Duration, Instant};
 use micelio_core::envelope;
 use micelio_core::proto::ChatMessage;
 use rand_core::OsRng;
-use russh::keys::PrivateKey;
 use russh::{ChannelMsg, ChannelOpenFailure};
+use support::partyline::{login, start_with_keys};
 use support::peer::WirePeer;
 use support::ssh::{self, SshSession, block_on, new_key, public_line};
 use support::{NodeProcess, NodeSettings, binary, eventually};
 
 /// Generous bound for anything that normally takes milliseconds.
 const SHORT: Duration = Duration::from_secs(10);
-
-/// Starts a node whose `authorized_keys` lists `keys`.
-fn start_with_keys(settings: NodeSettings, keys: &[&PrivateKey]) -> NodeProcess {
-    let lines: Vec<String> = keys.iter().map(|k| public_line(k)).collect();
-    ssh::write_authorized_keys(&settings.data_dir, &(lines.join("\n") + "\n"));
-    let node = NodeProcess::start(settings);
-    assert!(
-        node.wait_for(&["ssh listening"], SHORT).is_some(),
-        "ssh listening: {:#?}",
-        node.lines()
-    );
-    node
-}
-
-/// Logs `user` into `node`'s partyline and waits for its own join notice.
-fn login(node: &NodeProcess, user: &str, key: &PrivateKey) -> SshSession {
-    let session = SshSession::connect(&node.settings.ssh_listen, user, key)
-        .unwrap_or_else(|e| panic!("{user} logs in: {e}"));
-    let notice = format!("* {user} joined the partyline");
-    assert!(
-        session.wait_line(&notice, SHORT),
-        "{user} sees its join notice: {:#?}",
-        session.screen_lines()
-    );
-    session
-}
 
 /// Waits until `node` logged a connected peer `id` (and no later disconnect).
 fn wait_peer(node: &NodeProcess, id: &str) {

@@ -2,6 +2,7 @@
 //! 127.0.0.1 ([`process`]), an SSH partyline client ([`ssh`]) and a bare wire-protocol peer
 //! ([`peer`]).
 
+pub mod partyline;
 pub mod peer;
 pub mod process;
 pub mod raw;

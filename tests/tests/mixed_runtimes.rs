@@ -12,7 +12,8 @@ use micelio_core::node::NodeEvent;
 use micelio_platform::config::{Config, GoDuration};
 use micelio_platform::store::Store;
 use micelio_smol::SmolNode;
-use micelio_testkit::ssh::{self, SshSession, new_key, public_line};
+use micelio_testkit::partyline::{login, start_with_keys};
+use micelio_testkit::ssh::{self, SshSession, new_key};
 use micelio_testkit::{NodeProcess, NodeSettings, eventually, temp_dir};
 
 /// Generous bound for anything that normally takes a second or two.
@@ -99,24 +100,10 @@ fn daemon_peer_ids(node: &NodeProcess) -> BTreeSet<String> {
 }
 
 /// A daemon with the SSH partyline open to `key`.
-fn start_daemon(name: &str, bootstrap: Vec<String>, key_line: &str) -> NodeProcess {
+fn start_daemon(name: &str, bootstrap: Vec<String>, key: &ssh::PrivateKey) -> NodeProcess {
     let mut settings = NodeSettings::new(name);
     settings.bootstrap = bootstrap;
-    ssh::write_authorized_keys(&settings.data_dir, &format!("{key_line}\n"));
-    let node = NodeProcess::start(settings);
-    assert!(
-        node.wait_for(&["ssh listening"], SHORT).is_some(),
-        "{name} starts: {:#?}",
-        node.lines()
-    );
-    node
-}
-
-fn login(node: &NodeProcess, user: &str, key: &ssh::PrivateKey) -> SshSession {
-    let session = SshSession::connect(&node.settings.ssh_listen, user, key)
-        .unwrap_or_else(|e| panic!("{user} logs in: {e}"));
-    assert!(session.wait_line(&format!("* {user} joined the partyline"), SHORT));
-    session
+    start_with_keys(settings, &[key])
 }
 
 /// Lines on a partyline screen equal to `line`.
@@ -127,9 +114,8 @@ fn screen_count(session: &SshSession, line: &str) -> usize {
 #[test]
 fn two_mio_processes_and_two_smol_nodes_chat_in_a_full_mesh() {
     let key = new_key();
-    let key_line = public_line(&key);
-    let a = start_daemon("mixed-a", Vec::new(), &key_line);
-    let b = start_daemon("mixed-b", vec![a.settings.listen.clone()], &key_line);
+    let a = start_daemon("mixed-a", Vec::new(), &key);
+    let b = start_daemon("mixed-b", vec![a.settings.listen.clone()], &key);
     let c = SmolPeer::start(smol_config(
         &temp_dir("mixed-c"),
         std::slice::from_ref(&a.settings.listen),
@@ -268,7 +254,7 @@ fn two_mio_processes_and_two_smol_nodes_chat_in_a_full_mesh() {
 #[test]
 fn each_runtime_reloads_the_peer_table_the_other_stored() {
     let key = new_key();
-    let hub = start_daemon("reload-hub", Vec::new(), &public_line(&key));
+    let hub = start_daemon("reload-hub", Vec::new(), &key);
     let hub_id = hub.node_id();
     let hub_addr = hub.settings.listen.clone();
 
