@@ -160,14 +160,12 @@ impl Gossip {
         let sender = NodeId::parse(&envelope.sender_id).ok_or(GossipDrop::UnknownSender)?;
         if sender == self.own.0 {
             envelope::verify(envelope, &self.own.1).map_err(|_| GossipDrop::InvalidSignature)?;
-        } else if self.keys.get(&sender).is_some() {
-            // A stored key that is not a curve point verifies nothing.
-            let key = self
-                .keys
-                .verifying_key(&sender)
-                .ok_or(GossipDrop::InvalidSignature)?;
+        } else if let Some(key) = self.keys.verifying_key(&sender) {
             envelope::verify_with(envelope, key).map_err(|_| GossipDrop::InvalidSignature)?;
             self.keys.touch(&sender, now);
+        } else if self.keys.get(&sender).is_some() {
+            // A stored key that is not a curve point verifies nothing.
+            return Err(GossipDrop::InvalidSignature);
         } else {
             // Learned from this envelope (stored unless the ring is full of verified keys).
             let key = self.auto_learn(&sender, &envelope.sender_pubkey, now)?;
