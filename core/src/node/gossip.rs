@@ -8,7 +8,7 @@ use micelio_proto::Envelope;
 use super::NodeConfig;
 use super::keyring::{KeyRing, Trust};
 use super::rate_limiter::RateLimiter;
-use super::seen_cache::{SeenCache, SeenInsert};
+use super::seen_cache::{SeenCache, SeenId, SeenInsert};
 use crate::envelope;
 use crate::identity::NodeId;
 use crate::time::Instant;
@@ -154,7 +154,8 @@ impl Gossip {
         if envelope.payload.len() > self.max_payload {
             return Err(GossipDrop::OversizedPayload);
         }
-        if self.seen.contains(&envelope.message_id) {
+        let seen_id = SeenId::of(&envelope.message_id);
+        if self.seen.contains_id(&seen_id) {
             return Err(GossipDrop::Duplicate);
         }
         let sender = NodeId::parse(&envelope.sender_id).ok_or(GossipDrop::UnknownSender)?;
@@ -174,10 +175,7 @@ impl Gossip {
         if !self.limiter.allow(&sender, now) {
             return Err(GossipDrop::RateLimited);
         }
-        match self
-            .seen
-            .try_insert(&envelope.message_id, now, self.seen_min_age)
-        {
+        match self.seen.try_insert_id(seen_id, now, self.seen_min_age) {
             SeenInsert::New => {}
             SeenInsert::Seen => return Err(GossipDrop::Duplicate),
             SeenInsert::Full => return Err(GossipDrop::Overloaded),

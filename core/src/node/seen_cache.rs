@@ -11,15 +11,19 @@ use crate::time::Instant;
 /// What the cache keeps of a message id: the first 16 bytes of its SHA-256. Ids are strings of
 /// up to 128 bytes chosen by senders; a fixed-size digest keeps every entry small (about 50
 /// bytes with the indexes) whatever the id. Making another message's id collide needs a
-/// second preimage of 128 bits.
-type IdDigest = [u8; 16];
+/// second preimage of 128 bits. Compute it once with [`SeenId::of`] when an id is both looked
+/// up and inserted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeenId([u8; 16]);
 
-/// The digest of `id`.
-fn digest(id: &str) -> IdDigest {
-    let hash = Sha256::digest(id.as_bytes());
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&hash[..16]);
-    out
+impl SeenId {
+    /// The digest of message id `id`.
+    pub fn of(id: &str) -> SeenId {
+        let hash = Sha256::digest(id.as_bytes());
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&hash[..16]);
+        SeenId(out)
+    }
 }
 
 /// Outcome of [`SeenCache::try_insert`].
@@ -49,10 +53,10 @@ pub struct SeenCache {
     ttl: Duration,
     capacity: usize,
     /// Digests of the ids remembered.
-    entries: BTreeSet<IdDigest>,
+    entries: BTreeSet<SeenId>,
     /// The same entries with their first-seen times, in insertion order, with non-decreasing
     /// times (oldest at the front).
-    order: VecDeque<(Instant, IdDigest)>,
+    order: VecDeque<(Instant, SeenId)>,
 }
 
 impl SeenCache {
@@ -69,7 +73,12 @@ impl SeenCache {
 
     /// True when `id` has been inserted and not yet swept or evicted. Never inserts.
     pub fn contains(&self, id: &str) -> bool {
-        self.entries.contains(&digest(id))
+        self.contains_id(&SeenId::of(id))
+    }
+
+    /// [`SeenCache::contains`] for an id already digested.
+    pub fn contains_id(&self, id: &SeenId) -> bool {
+        self.entries.contains(id)
     }
 
     /// Atomic test-and-set: records `id` as first seen at `now` and returns true if it was not
@@ -79,7 +88,7 @@ impl SeenCache {
     /// newest entry's time (a clock that went backwards), the newest entry's time is recorded
     /// instead, which only makes the new entry live longer.
     pub fn insert(&mut self, id: &str, now: Instant) -> bool {
-        let id = digest(id);
+        let id = SeenId::of(id);
         if self.entries.contains(&id) {
             return false;
         }
@@ -97,7 +106,11 @@ impl SeenCache {
     /// remembered. Evicting ids whose copies may still be circulating would let those copies
     /// be accepted and relayed again (a message storm); refusing only delays new messages.
     pub fn try_insert(&mut self, id: &str, now: Instant, min_age: Duration) -> SeenInsert {
-        let id = digest(id);
+        self.try_insert_id(SeenId::of(id), now, min_age)
+    }
+
+    /// [`SeenCache::try_insert`] for an id already digested.
+    pub fn try_insert_id(&mut self, id: SeenId, now: Instant, min_age: Duration) -> SeenInsert {
         if self.entries.contains(&id) {
             return SeenInsert::Seen;
         }
@@ -127,7 +140,7 @@ impl SeenCache {
         }
     }
 
-    fn push(&mut self, id: IdDigest, now: Instant) {
+    fn push(&mut self, id: SeenId, now: Instant) {
         let at = match self.order.back() {
             Some(&(newest, _)) => now.max(newest),
             None => now,
