@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod config;
 pub mod identity_files;
+pub mod memory;
 pub mod persist;
 pub mod startup;
 pub mod store;

@@ -8,7 +8,6 @@
 
 pub mod app;
 pub mod logging;
-pub mod memory;
 pub mod net;
 pub mod partyline;
 pub mod ssh;

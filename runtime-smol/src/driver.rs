@@ -9,6 +9,7 @@ use futures_lite::future;
 use micelio_core::node::{CommandError, ConnId, DialId, Input, Node, Output};
 use micelio_core::time::Instant;
 use micelio_platform::clock::Clock;
+use micelio_platform::memory::MemoryReleaser;
 use micelio_platform::persist::{PERSIST_PERIOD, PersistBatch};
 use micelio_platform::store::Store;
 use smol::net::TcpListener;
@@ -86,6 +87,8 @@ pub(crate) struct Driver {
     batch: PersistBatch,
     next_persist: Instant,
     conns: BTreeMap<ConnId, Conn>,
+    /// Returns free memory to the OS once the tables shrink (checked with each store flush).
+    memory: MemoryReleaser,
     dials: BTreeMap<DialId, Task<()>>,
     next_conn: u64,
     net_tx: Sender<NetEvent>,
@@ -114,6 +117,7 @@ impl Driver {
             store: Some(store),
             batch: PersistBatch::default(),
             conns: BTreeMap::new(),
+            memory: MemoryReleaser::default(),
             dials: BTreeMap::new(),
             next_conn: 1,
             net_tx,
@@ -277,6 +281,9 @@ impl Driver {
     /// Writes the batched peer records on a blocking thread.
     async fn flush_store(&mut self) {
         self.next_persist = self.clock.now() + PERSIST_PERIOD;
+        if self.memory.check(&self.node, self.conns.len()) {
+            tracing::debug!("tables shrank: free memory returned to the OS");
+        }
         if self.batch.is_empty() {
             return;
         }

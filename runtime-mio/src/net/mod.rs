@@ -18,7 +18,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use micelio_platform::clock::Clock;
 use socket::{PeerSocket, READ_CHUNK, ReadOutcome};
 
-use crate::memory::MemoryReleaser;
+use micelio_platform::memory::MemoryReleaser;
 
 /// Token of the peer listener.
 const LISTENER: Token = Token(0);

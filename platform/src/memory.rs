@@ -2,7 +2,8 @@
 //!
 //! glibc's allocator keeps freed heap pages mapped: after a burst of senders fills the gossip
 //! caches and they expire, the process would stay at its peak size. When the tables shrink by
-//! [`RELEASE_THRESHOLD`] entries or more, the loop asks the allocator to return free pages.
+//! [`RELEASE_THRESHOLD`] entries or more, a runtime (checking with each store flush) asks the
+//! allocator to return free pages.
 
 use micelio_core::node::Node;
 
