@@ -210,9 +210,8 @@ fn sigterm_closes_peers_and_exits_zero_within_five_seconds() {
             .is_some()
     );
     let started = Instant::now();
-    b.signal("TERM");
     let status = b
-        .wait_exit(Duration::from_secs(5))
+        .terminate(Duration::from_secs(5))
         .expect("exited within 5 s");
     assert!(
         status.success(),

@@ -123,9 +123,8 @@ fn sigterm_with_ssh_users_drains_and_exits_zero() {
     assert!(first.wait_line("* last joined the partyline", SHORT));
 
     let started = Instant::now();
-    node.signal("TERM");
     let status = node
-        .wait_exit(Duration::from_secs(5))
+        .terminate(Duration::from_secs(5))
         .expect("exited within 5 s");
     assert!(
         status.success(),
@@ -204,9 +203,8 @@ fn sigterm_gives_up_on_a_client_that_does_not_read() {
     );
 
     let started = Instant::now();
-    node.signal("TERM");
     let status = node
-        .wait_exit(Duration::from_secs(8))
+        .terminate(Duration::from_secs(8))
         .expect("exited within the drain limit");
     assert!(status.success(), "exit status {status:?}");
     assert!(

@@ -215,6 +215,12 @@ impl NodeProcess {
         None
     }
 
+    /// Sends SIGTERM and waits for the process to exit, at most `timeout`.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        self.signal("TERM");
+        self.wait_exit(timeout)
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

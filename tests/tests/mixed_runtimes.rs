@@ -278,9 +278,8 @@ fn each_runtime_reloads_the_peer_table_the_other_stored() {
         "both joined the hub: {:?}",
         daemon_peer_ids(&hub)
     );
-    mio.signal("TERM");
     assert!(
-        mio.wait_exit(SHORT).is_some_and(|s| s.success()),
+        mio.terminate(SHORT).is_some_and(|s| s.success()),
         "daemon exits cleanly"
     );
     smol_node.stop();
