@@ -8,6 +8,9 @@
 //! message in 20 auto-learns its key. A fresh node takes each criterion sample; records are
 //! encrypted by the peer before the timed phase.
 //!
+//! The queued variant hands the node 32 records per `Input::Received`, as one read of a
+//! socket where messages queued up: the node verifies them with one batch verification.
+//!
 //! Ceiling: `ed25519_dalek` single verification of the same envelopes' signed bytes with keys
 //! already parsed, interleaved with the ingestion in every sample (`support::Paired`). For
 //! reference: single verification including key parsing, and `verify_batch` over batches of
@@ -36,6 +39,8 @@ const PER_SENDER: usize = 20;
 const SENDERS_PER_BLOCK: usize = 10;
 /// Batch size of the batch-verification reference.
 const BATCH: usize = 64;
+/// Messages per read in the queued variant.
+const QUEUED: usize = 32;
 
 /// One `verify_batch` call's arguments: messages, signatures, keys.
 type Batch<'a> = (Vec<&'a [u8]>, Vec<Signature>, Vec<VerifyingKey>);
@@ -118,7 +123,10 @@ impl Pool {
 /// One criterion sample: a fresh node with 3 peers ingests the first `iters` envelopes of
 /// the pool, all from peer 0; only the ingestion is timed. The ceiling verifies the same
 /// envelopes, interleaved chunk by chunk with the ingestion (see [`Paired`]).
-fn ingest_sample(pool: &mut Pool, paired: &mut Paired, iters: u64) -> Duration {
+///
+/// `per_input` records arrive in each `Input::Received` (1: one read per message; more: the
+/// messages queued up in the socket and one read returns them together).
+fn ingest_sample(pool: &mut Pool, paired: &mut Paired, iters: u64, per_input: usize) -> Duration {
     let count = iters as usize;
     pool.grow(count);
     let now = Instant::ZERO;
@@ -130,6 +138,20 @@ fn ingest_sample(pool: &mut Pool, paired: &mut Paired, iters: u64) -> Duration {
         .map(|bytes| {
             from.send(now, bytes).unwrap();
             from.poll_transmit().unwrap()
+        })
+        .collect();
+
+    let ranges: Vec<std::ops::Range<usize>> = support::chunk_ranges(iters)
+        .map(|r| r.start as usize..r.end as usize)
+        .collect();
+    // The inputs of each range, built before timing.
+    let inputs: Vec<Vec<Vec<u8>>> = ranges
+        .iter()
+        .map(|range| {
+            records[range.clone()]
+                .chunks(per_input)
+                .map(|group| group.concat())
+                .collect()
         })
         .collect();
 
@@ -167,14 +189,13 @@ fn ingest_sample(pool: &mut Pool, paired: &mut Paired, iters: u64) -> Duration {
         start.elapsed()
     };
     let (mut elapsed, mut ceiling) = (Duration::ZERO, Duration::ZERO);
-    for (index, range) in support::chunk_ranges(iters).enumerate() {
-        let range = range.start as usize..range.end as usize;
+    for (index, (range, inputs)) in ranges.into_iter().zip(&inputs).enumerate() {
         if index % 2 == 0 {
-            elapsed += ingest(&records[range.clone()]);
+            elapsed += ingest(inputs);
             ceiling += verify(&pool.checks[range]);
         } else {
-            ceiling += verify(&pool.checks[range.clone()]);
-            elapsed += ingest(&records[range]);
+            ceiling += verify(&pool.checks[range]);
+            elapsed += ingest(inputs);
         }
     }
 
@@ -191,7 +212,11 @@ fn gossip_ingest(c: &mut Criterion) {
 
     let mut paired = Paired::default();
     group.bench_function("node", |b| {
-        b.iter_custom(|iters| ingest_sample(&mut pool, &mut paired, iters))
+        b.iter_custom(|iters| ingest_sample(&mut pool, &mut paired, iters, 1))
+    });
+    let mut queued = Paired::default();
+    group.bench_function(format!("node_queued_{QUEUED}"), |b| {
+        b.iter_custom(|iters| ingest_sample(&mut pool, &mut queued, iters, QUEUED))
     });
 
     let checks = &pool.checks;
@@ -242,6 +267,12 @@ fn gossip_ingest(c: &mut Criterion) {
         support::report(&format!(
             "gossip_ingest: {ingest:.0} messages/s, ceiling (single verify) {ceiling:.0} \
              messages/s, ratio {ratio:.2}"
+        ));
+    }
+    if let Some((ingest, ceiling, ratio)) = queued.summary() {
+        support::report(&format!(
+            "gossip_ingest, {QUEUED} messages per read (batch verification): {ingest:.0} \
+             messages/s, ceiling (single verify) {ceiling:.0} messages/s, ratio {ratio:.2}"
         ));
     }
     if let Some(parse_verify) = parse_verify.per_second() {

@@ -40,10 +40,12 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
-use micelio_proto::{ChatMessage, Envelope, PeerExchange, PeerHello};
+use micelio_proto::{ChatMessage, Envelope, PeerHello};
+use quick_protobuf::MessageWrite;
 use rand_core::CryptoRngCore;
 
 use crate::identity::{Identity, KEY_LEN, SIGNATURE_LEN};
+use crate::suite::{PreparedKey, Suite};
 
 /// Envelope `msg_type` values (spec §8.2).
 pub mod msg_type {
@@ -145,19 +147,41 @@ pub fn sign(envelope: &mut Envelope, identity: &Identity) {
 /// Verifies the envelope's signature with a raw ED25519 public key, with the acceptance rules
 /// of Go's `crypto/ed25519.Verify` for honestly generated keys (cofactorless, canonical S).
 pub fn verify(envelope: &Envelope, public_key: &[u8]) -> Result<(), SignatureError> {
+    verify_in(Suite::Standard, envelope, public_key)
+}
+
+/// [`verify`] under `suite` (the verifying node's own).
+pub fn verify_in(
+    suite: Suite,
+    envelope: &Envelope,
+    public_key: &[u8],
+) -> Result<(), SignatureError> {
     let key: &[u8; KEY_LEN] = public_key
         .try_into()
         .map_err(|_| SignatureError::PublicKeyLength(public_key.len()))?;
     let signature = signature_of(envelope)?;
-    let key = VerifyingKey::from_bytes(key).map_err(|_| SignatureError::InvalidPublicKey)?;
-    verify_signature(envelope, &key, signature)
+    match suite.prepare_key(key) {
+        PreparedKey::Invalid => Err(SignatureError::InvalidPublicKey),
+        prepared => verify_signature(suite, envelope, &prepared, signature),
+    }
 }
 
 /// [`verify`] with a key parsed once in advance: a node verifying many messages from the same
 /// sender saves decompressing the key (about a tenth of a verification) each time.
 pub fn verify_with(envelope: &Envelope, key: &VerifyingKey) -> Result<(), SignatureError> {
     let signature = signature_of(envelope)?;
-    verify_signature(envelope, key, signature)
+    key.verify(&signed_bytes(envelope), &Signature::from_bytes(signature))
+        .map_err(|_| SignatureError::Mismatch)
+}
+
+/// [`verify_in`] with a key prepared once by [`Suite::prepare_key`].
+pub fn verify_prepared(
+    suite: Suite,
+    envelope: &Envelope,
+    key: &PreparedKey,
+) -> Result<(), SignatureError> {
+    let signature = signature_of(envelope)?;
+    verify_signature(suite, envelope, key, signature)
 }
 
 /// The envelope's signature, if it has the right length.
@@ -169,14 +193,18 @@ fn signature_of(envelope: &Envelope) -> Result<&[u8; SIGNATURE_LEN], SignatureEr
         .map_err(|_| SignatureError::SignatureLength(envelope.signature.len()))
 }
 
-/// Cofactorless verification of the signed bytes, as Go's `crypto/ed25519.Verify`.
+/// Verification of the signed bytes (cofactorless for ED25519, as Go's `crypto/ed25519.Verify`).
 fn verify_signature(
+    suite: Suite,
     envelope: &Envelope,
-    key: &VerifyingKey,
+    key: &PreparedKey,
     signature: &[u8; SIGNATURE_LEN],
 ) -> Result<(), SignatureError> {
-    key.verify(&signed_bytes(envelope), &Signature::from_bytes(signature))
-        .map_err(|_| SignatureError::Mismatch)
+    if suite.verify_prepared(key, &signed_bytes(envelope), signature) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
 }
 
 /// A new random message id: a version-4 UUID in canonical lowercase hyphenated form.
@@ -278,8 +306,13 @@ pub fn hello(
     )
 }
 
-/// A peer-exchange envelope: hop count 1, no sender public key.
-pub fn peer_exchange(identity: &Identity, message_id: String, exchange: &PeerExchange) -> Envelope {
+/// A peer-exchange envelope (a `PeerExchange` or `PeerExchangeRef` payload): hop count 1, no
+/// sender public key.
+pub fn peer_exchange(
+    identity: &Identity,
+    message_id: String,
+    exchange: &impl MessageWrite,
+) -> Envelope {
     let payload = micelio_proto::encode(exchange);
     originate(
         identity,

@@ -7,6 +7,8 @@ use ed25519_dalek::{Signer, SigningKey};
 use rand_core::CryptoRngCore;
 use sha2::{Digest, Sha256, Sha512};
 
+use crate::suite::Suite;
+
 /// Length in bytes of raw ED25519 and X25519 keys.
 pub const KEY_LEN: usize = 32;
 /// Length in bytes of an ED25519 signature.
@@ -29,8 +31,30 @@ pub const NODE_ID_LEN: usize = 64;
 /// assert_eq!(NodeId::parse(&id.to_string().to_uppercase()), None);
 /// assert_eq!(NodeId::parse("abc"), None);
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NodeId([u8; NODE_ID_LEN]);
+
+impl Ord for NodeId {
+    /// Byte-wise (string) order. Ids of different nodes almost always differ in their first
+    /// eight characters, so those are compared as one big-endian word first: tables keyed by
+    /// node id compare keys without a call to `memcmp`.
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        let head = |id: &NodeId| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&id.0[..8]);
+            u64::from_be_bytes(word)
+        };
+        head(self)
+            .cmp(&head(other))
+            .then_with(|| self.0[8..].cmp(&other.0[8..]))
+    }
+}
+
+impl PartialOrd for NodeId {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl NodeId {
     /// The node id of an ED25519 public key.
@@ -156,6 +180,7 @@ pub struct Identity {
     node_id: NodeId,
     x25519_private: [u8; KEY_LEN],
     x25519_public: [u8; KEY_LEN],
+    suite: Suite,
 }
 
 impl Identity {
@@ -171,7 +196,30 @@ impl Identity {
             node_id: NodeId::from_public_key(&public_key),
             x25519_private,
             x25519_public,
+            suite: Suite::Standard,
         }
+    }
+
+    /// The identity of `seed` under the modeled suite (simulation only, see [`Suite`]): the
+    /// same ED25519 public key and node id, modeled signatures and Noise keys.
+    #[cfg(feature = "modeled-crypto")]
+    pub fn modeled_from_seed(seed: &[u8; KEY_LEN]) -> Self {
+        let signing_key = SigningKey::from_bytes(seed);
+        let public_key = signing_key.verifying_key().to_bytes();
+        let binding = crate::suite::modeled::x25519_binding(&public_key);
+        Identity {
+            signing_key,
+            public_key,
+            node_id: NodeId::from_public_key(&public_key),
+            x25519_private: binding,
+            x25519_public: binding,
+            suite: Suite::Modeled,
+        }
+    }
+
+    /// The cryptography this identity signs and connects with.
+    pub fn suite(&self) -> Suite {
+        self.suite
     }
 
     /// A fresh identity drawn from `rng`.
@@ -206,9 +254,13 @@ impl Identity {
         &self.x25519_public
     }
 
-    /// Signs `message` with pure ED25519.
+    /// Signs `message` with pure ED25519 (or the modeled signature of a modeled identity).
     pub fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
-        self.signing_key.sign(message).to_bytes()
+        match self.suite {
+            Suite::Standard => self.signing_key.sign(message).to_bytes(),
+            #[cfg(feature = "modeled-crypto")]
+            Suite::Modeled => crate::suite::modeled::signature(&self.public_key, message),
+        }
     }
 }
 

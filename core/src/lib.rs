@@ -12,7 +12,7 @@
 //! - [`connection`]: one peer connection as a state machine (handshake, hello, keepalive, timers).
 //! - [`node`]: many connections: admission, gossip, discovery and the known-peer table.
 //!
-//! Beside them: [`time`] (the caller's clock as a value) and [`proto`] (the wire messages,
+//! Beside them: [`suite`] (which cryptography an identity runs), [`time`] (the caller's clock as a value) and [`proto`] (the wire messages,
 //! re-exported from `micelio-proto`).
 //!
 //! Runnable examples: [`identity::Identity`], [`envelope`] (sign, verify, tamper),
@@ -31,6 +31,7 @@ pub mod frame;
 pub mod identity;
 pub mod node;
 pub mod noise;
+pub mod suite;
 pub mod time;
 
 pub use micelio_proto as proto;

@@ -17,6 +17,9 @@ pub use generated::micelio::{
 };
 pub use quick_protobuf::Error as DecodeError;
 
+mod borrowed;
+pub use borrowed::{PeerExchangeRef, PeerInfoRef};
+
 use alloc::vec::Vec;
 use quick_protobuf::{BytesReader, MessageRead, MessageWrite, Writer};
 

@@ -1,6 +1,8 @@
 //! Decoding hostile bytes never panics, and encoding follows the reference's proto3 rules.
 
-use micelio_proto::{ChatMessage, Envelope, PeerExchange, PeerHello, PeerInfo, decode, encode};
+use micelio_proto::{
+    ChatMessage, Envelope, PeerExchange, PeerExchangeRef, PeerHello, PeerInfo, decode, encode,
+};
 use proptest::prelude::*;
 
 #[test]
@@ -111,4 +113,53 @@ fn peer_exchange_entry_ending_inside_a_varint_is_an_error() {
         ],
     };
     assert_eq!(decode::<PeerExchange>(&encode(&x)).unwrap(), x);
+}
+
+fn peer_info_strategy() -> impl Strategy<Value = PeerInfo> {
+    (
+        "[0-9a-f]{0,64}",
+        "[a-z0-9.:]{0,24}",
+        any::<bool>(),
+        proptest::collection::vec(any::<u8>(), 0..40),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(node_id, addr, reachable, ed25519_pubkey, last_seen)| PeerInfo {
+                node_id,
+                addr,
+                reachable,
+                ed25519_pubkey,
+                last_seen,
+            },
+        )
+}
+
+proptest! {
+    /// The borrowed exchange decodes exactly what the generated type decodes, and fails
+    /// exactly when it fails, on arbitrary bytes and on mutated valid exchanges.
+    #[test]
+    fn borrowed_exchange_agrees_with_generated(
+        peers in proptest::collection::vec(peer_info_strategy(), 0..6),
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3),
+        junk in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let owned = PeerExchange { peers };
+        let encoded = encode(&owned);
+        prop_assert_eq!(encode(&PeerExchangeRef::from(&owned)), encoded.clone());
+        for mut bytes in [encoded.clone(), junk] {
+            for (at, value) in &flips {
+                if !bytes.is_empty() {
+                    let i = at % bytes.len();
+                    bytes[i] ^= value;
+                }
+            }
+            let generated = decode::<PeerExchange>(&bytes);
+            let borrowed = PeerExchangeRef::decode(&bytes, usize::MAX);
+            match (generated, borrowed) {
+                (Ok(g), Ok(b)) => prop_assert_eq!(PeerExchangeRef::from(&g), b),
+                (Err(_), Err(_)) => {}
+                (g, b) => prop_assert!(false, "generated {:?} vs borrowed {:?}", g, b),
+            }
+        }
+    }
 }

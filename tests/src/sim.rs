@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use micelio_core::identity::{Identity, NodeId};
 use micelio_core::node::{ConnId, DialId, Input, Node, NodeConfig, NodeEvent, Output, PeerRecord};
+use micelio_core::suite::Suite;
 use micelio_core::time::Instant;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -162,12 +163,23 @@ pub struct Sim {
     chat_counter: u64,
     /// Processed events (a measure of simulation work).
     pub steps: u64,
+    /// The cryptography every identity of the run uses.
+    suite: Suite,
 }
 
 impl Sim {
-    /// An empty network whose every random choice derives from `seed`.
+    /// An empty network whose every random choice derives from `seed`, with the protocol's
+    /// real cryptography.
     pub fn new(seed: u64, network: NetworkConfig) -> Self {
+        Self::with_suite(seed, network, Suite::Standard)
+    }
+
+    /// [`Sim::new`] with every identity (nodes and adversaries) under `suite`. With
+    /// [`Suite::Modeled`] the run makes the same protocol decisions (every size is the same)
+    /// at a fraction of the cost: large networks use it.
+    pub fn with_suite(seed: u64, network: NetworkConfig, suite: Suite) -> Self {
         Sim {
+            suite,
             now: Instant::ZERO,
             rng: ChaCha20Rng::seed_from_u64(seed),
             seq: 0,
@@ -183,6 +195,24 @@ impl Sim {
             chat_counter: 0,
             steps: 0,
         }
+    }
+
+    /// The cryptography of the run.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+
+    /// The identity derived from `seed` under the run's suite.
+    pub fn identity_from_seed(&self, seed: &[u8; 32]) -> Identity {
+        match self.suite {
+            Suite::Standard => Identity::from_seed(seed),
+            Suite::Modeled => Identity::modeled_from_seed(seed),
+        }
+    }
+
+    /// The identity of `host`.
+    pub fn identity(&self, host: HostId) -> Identity {
+        self.identity_from_seed(&self.hosts[host].identity_seed)
     }
 
     /// Current virtual time.
@@ -264,7 +294,8 @@ impl Sim {
             .iter()
             .map(|t| self.hosts[*t].addr.clone())
             .collect();
-        let mut adversary = Adversary::new(Identity::from_seed(&identity_seed), rng, addrs);
+        let identity = self.identity_from_seed(&identity_seed);
+        let mut adversary = Adversary::new(identity, rng, addrs);
         adversary.announced_addr = announced_addr.to_owned();
         adversary.start();
         self.hosts.push(Host {
@@ -303,7 +334,7 @@ impl Sim {
             String::new()
         };
         let seed = self.random_seed();
-        let identity = Identity::from_seed(&self.hosts[host].identity_seed);
+        let identity = self.identity(host);
         let unix = UNIX_EPOCH_AT_START + self.now.as_nanos() as i64 / 1_000_000_000;
         let mut node = Node::new(config, identity, seed, self.now, unix);
         node.load_peers(self.hosts[host].store.values().cloned());
@@ -312,7 +343,7 @@ impl Sim {
 
     /// The node id of `host`.
     pub fn node_id(&self, host: HostId) -> NodeId {
-        Identity::from_seed(&self.hosts[host].identity_seed).node_id()
+        self.identity(host).node_id()
     }
 
     /// The adversary on `host`.

@@ -110,7 +110,7 @@ fn bytes(envelope: &Envelope) -> Vec<u8> {
 }
 
 fn host_identity(sim: &Sim, host: HostId) -> Identity {
-    Identity::from_seed(&sim.hosts[host].identity_seed)
+    sim.identity(host)
 }
 
 fn adversary_identity(sim: &mut Sim, adversary: HostId) -> Identity {

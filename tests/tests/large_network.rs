@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant as WallClock};
 
 use micelio_core::node::NodeConfig;
+use micelio_core::suite::Suite;
 use micelio_sim::{HostId, NetworkConfig, NodeSpec, Report, Sim, seed_from_env};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -19,7 +20,7 @@ fn run(
     config: NodeConfig,
 ) -> (Report, u64, Sim) {
     let wall = WallClock::now();
-    let mut sim = Sim::new(seed, NetworkConfig::default());
+    let mut sim = Sim::with_suite(seed, NetworkConfig::default(), Suite::Modeled);
     let mut choice = ChaCha20Rng::seed_from_u64(seed ^ 0x5eed);
     let mut hosts: Vec<HostId> = Vec::new();
     for i in 0..n {

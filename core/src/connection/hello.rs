@@ -4,14 +4,16 @@ use micelio_proto::{Envelope, PeerHello};
 
 use super::event::{HelloError, PeerIdentity};
 use crate::envelope::{self, HelloKind};
-use crate::identity::{NodeId, x25519_public_from_ed25519};
+use crate::identity::NodeId;
+use crate::suite::Suite;
 
 /// Validates the frame payload received during the hello exchange against the remote static
-/// key authenticated by Noise, and returns the peer's identity.
+/// key authenticated by Noise, under the local `suite`, and returns the peer's identity.
 ///
 /// Order: envelope decode, `msg_type`, hello decode, signature with the hello's key,
 /// `sender_id == node_id`, node id derivation, X25519 binding.
 pub fn validate(
+    suite: Suite,
     frame_payload: &[u8],
     expected: HelloKind,
     remote_static: &[u8; 32],
@@ -26,7 +28,8 @@ pub fn validate(
     }
     let hello: PeerHello =
         micelio_proto::decode(&envelope.payload).map_err(|_| HelloError::MalformedHello)?;
-    envelope::verify(&envelope, &hello.ed25519_pubkey).map_err(HelloError::BadSignature)?;
+    envelope::verify_in(suite, &envelope, &hello.ed25519_pubkey)
+        .map_err(HelloError::BadSignature)?;
     if envelope.sender_id != hello.node_id {
         return Err(HelloError::SenderMismatch);
     }
@@ -40,7 +43,9 @@ pub fn validate(
     if node_id.as_str() != hello.node_id {
         return Err(HelloError::NodeIdMismatch);
     }
-    let x25519 = x25519_public_from_ed25519(&public_key).map_err(HelloError::BadPublicKey)?;
+    let x25519 = suite
+        .x25519_binding(&public_key)
+        .map_err(HelloError::BadPublicKey)?;
     if &x25519 != remote_static {
         return Err(HelloError::StaticKeyMismatch);
     }

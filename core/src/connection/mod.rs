@@ -35,6 +35,7 @@ use crate::envelope::{self, HelloKind, msg_type};
 use crate::frame::{self, FrameDecoder};
 use crate::identity::Identity;
 use crate::noise::{Handshake, RecordDecoder, TAG_LEN, TRANSPORT_PREFIX_LEN, Transport};
+use crate::suite::Suite;
 use crate::time::Instant;
 
 /// Which side of the TCP connection this is.
@@ -109,6 +110,8 @@ enum Phase {
 pub struct Connection {
     config: ConnectionConfig,
     role: Role,
+    /// The local identity's suite: the peer's hello is verified under it.
+    suite: Suite,
     phase: Phase,
     /// Our hello (or hello-ack) envelope, serialized, sent once the handshake completes.
     own_hello: Vec<u8>,
@@ -145,10 +148,11 @@ impl Connection {
         let hello = envelope::local_hello(identity, local.tags, local.listen_addr);
         let hello_envelope = envelope::hello(identity, envelope::new_message_id(rng), kind, &hello);
         let handshake_deadline = now + config.handshake_timeout;
-        let phase = match Handshake::new(
+        let phase = match Handshake::with_suite(
             role == Role::Initiator,
             identity.x25519_private(),
             ephemeral,
+            identity.suite(),
         ) {
             Ok(handshake) => Phase::Handshake(handshake),
             Err(error) => Phase::Closed(CloseReason::Noise(error)),
@@ -156,6 +160,7 @@ impl Connection {
         let mut connection = Connection {
             config,
             role,
+            suite: identity.suite(),
             phase,
             own_hello: micelio_proto::encode(&hello_envelope),
             transport: None,
@@ -437,7 +442,7 @@ impl Connection {
                     Role::Initiator => HelloKind::Ack,
                     Role::Responder => HelloKind::Hello,
                 };
-                match hello::validate(payload, expected, remote_static) {
+                match hello::validate(self.suite, payload, expected, remote_static) {
                     Ok(peer) => self.establish(now, peer),
                     Err(error) => self.close_with(CloseReason::Hello(error)),
                 }

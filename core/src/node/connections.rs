@@ -2,11 +2,15 @@
 //! and accounting for connections that end.
 
 use alloc::string::String;
+use alloc::vec::Vec;
+
+use micelio_proto::Envelope;
 
 use super::bootstrap::BootstrapState;
 use super::seen_cache::SeenCache;
 use super::{ConnId, DialId, Direction, Node, NodeEvent, Origin, Output, Slot};
 use crate::connection::{CloseReason, Connection, Event, LocalHello, Role};
+use crate::envelope::msg_type;
 use crate::identity::NodeId;
 use crate::time::Instant;
 
@@ -92,7 +96,14 @@ impl Node {
     }
 
     /// Drains a connection's events and transmits into the node's outputs.
+    ///
+    /// Consecutive gossip envelopes (everything but exchanges) from an admitted peer are
+    /// gathered and checked together, so that one read carrying many messages costs one batch
+    /// signature verification; any other event first finishes the gathered ones, so the order
+    /// of effects is that of the events.
     pub(super) fn pump(&mut self, now: Instant, conn: ConnId) {
+        let mut gossip: Vec<Envelope> = Vec::new();
+        let mut gossip_from = None;
         loop {
             let Some(slot) = self.slots.get_mut(&conn) else {
                 return;
@@ -100,9 +111,23 @@ impl Node {
             let Some(event) = slot.connection.poll_event() else {
                 break;
             };
+            if let (Event::Envelope(envelope), Some(from)) = (&event, slot.peer) {
+                if envelope.msg_type != msg_type::PEER_EXCHANGE {
+                    if let Event::Envelope(envelope) = event {
+                        gossip.push(envelope);
+                        gossip_from = Some(from);
+                    }
+                    continue;
+                }
+            }
+            if let Some(from) = gossip_from.take() {
+                self.on_gossip_batch(now, from, core::mem::take(&mut gossip));
+            }
             match event {
                 Event::HandshakeComplete { remote_static, .. } => {
-                    slot.remote_static = Some(remote_static);
+                    if let Some(slot) = self.slots.get_mut(&conn) {
+                        slot.remote_static = Some(remote_static);
+                    }
                 }
                 Event::Established(peer) => self.on_established(now, conn, peer),
                 Event::Envelope(envelope) => self.on_envelope(now, conn, envelope),
@@ -112,6 +137,9 @@ impl Node {
                     return;
                 }
             }
+        }
+        if let Some(from) = gossip_from {
+            self.on_gossip_batch(now, from, gossip);
         }
         self.drain_transmits(conn);
     }

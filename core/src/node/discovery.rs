@@ -1,7 +1,6 @@
 //! The discovery tick (spec §12.5): candidates, back-off, jitter, and no more dials than
 //! free slots.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
@@ -35,12 +34,11 @@ impl Node {
         }
         let unix = self.unix_now(now);
         let own = self.node_id();
-        let mut candidates: Vec<(NodeId, String)> = self
+        let mut candidates: Vec<NodeId> = self
             .peers
-            .iter()
+            .iter_dialable()
             .filter(|r| {
                 r.node_id != own
-                    && r.is_dialable()
                     && !self.admitted.contains_key(&r.node_id)
                     && !self.handovers.contains_key(&r.node_id)
                     && !self.discovery_dialing.contains(&r.node_id)
@@ -52,10 +50,13 @@ impl Node {
                             >= r.last_fail
                                 .saturating_add(peers::backoff_secs(r.fail_count.into())))
             })
-            .map(|r| (r.node_id, r.addr.clone()))
+            .map(|r| r.node_id)
             .collect();
         let chosen = shuffle_prefix(&mut self.rng, &mut candidates, budget).to_vec();
-        for (node_id, addr) in chosen {
+        for node_id in chosen {
+            let Some(addr) = self.peers.get(&node_id).map(|r| r.addr.clone()) else {
+                continue;
+            };
             self.discovery_dialing.insert(node_id);
             let jitter_nanos = u64::try_from(self.config.discovery_jitter.as_nanos()).unwrap_or(0);
             let jitter = if jitter_nanos == 0 {

@@ -1,13 +1,12 @@
 //! Steady-state dispatch and the PeerExchange protocol (spec §9.6, §12.2-12.3).
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
-use micelio_proto::{Envelope, PeerExchange, PeerInfo};
+use micelio_proto::{Envelope, PeerExchangeRef, PeerInfoRef};
 
 use super::keyring::Trust;
-use super::peers::{self, Merge, PeerRecord};
-use super::{ConnId, Node, Output, shuffle_prefix};
+use super::peers::{self, Merge};
+use super::{ConnId, Node, Output};
 use crate::envelope::{self, msg_type};
 use crate::identity::NodeId;
 use crate::time::Instant;
@@ -43,7 +42,7 @@ impl Node {
         if !slot.exchange_seen.insert(&envelope.message_id, now) {
             return;
         }
-        if envelope::verify(envelope, &key).is_err() {
+        if envelope::verify_in(self.identity.suite(), envelope, &key).is_err() {
             tracing::warn!(peer = %from, "invalid signature on peer_exchange");
             return;
         }
@@ -51,7 +50,8 @@ impl Node {
             tracing::warn!(peer = %from, "sender_id mismatch on peer_exchange");
             return;
         }
-        let Ok(exchange) = micelio_proto::decode::<PeerExchange>(&envelope.payload) else {
+        let read = self.config.max_exchange_entries_read;
+        let Ok(exchange) = PeerExchangeRef::decode(&envelope.payload, read) else {
             tracing::error!(peer = %from, "unmarshal peer exchange");
             return;
         };
@@ -60,11 +60,13 @@ impl Node {
         }
         let own = self.node_id();
         let unix = self.unix_now(now);
-        for info in exchange
-            .peers
-            .iter()
-            .take(self.config.max_exchange_entries_read)
-        {
+        for info in exchange.peers {
+            if let Some((id, key)) = self.repeats_known_record(&info, &own, unix) {
+                // Valid, and the table already holds exactly this: only the key ring may
+                // change (a gossip-learned key it had evicted comes back).
+                self.gossip.keys.insert(id, key, Trust::GossipLearned, now);
+                continue;
+            }
             let table = &self.peers;
             let known = |id: &NodeId| table.get(id).and_then(|r| r.public_key);
             let (id, key) = match peers::validate_entry(info, &own, known) {
@@ -96,53 +98,68 @@ impl Node {
         }
     }
 
-    /// Builds the PeerExchange for `recipient` (spec §12.2), or `None` when it would be empty.
-    pub(super) fn build_exchange(
-        &mut self,
-        now: Instant,
-        recipient: NodeId,
-    ) -> Option<PeerExchange> {
+    /// The id and key of an exchange entry that repeats a shareable record of the table
+    /// (same address and key, `last_seen` not newer): such an entry is valid (the record's
+    /// address and key were validated when it was stored) and its merge changes nothing, so
+    /// the address parsing, the key hash and the merge are skipped.
+    fn repeats_known_record(
+        &self,
+        info: &PeerInfoRef<'_>,
+        own: &NodeId,
+        now_unix: i64,
+    ) -> Option<(NodeId, [u8; 32])> {
+        let id = NodeId::parse(info.node_id)?;
+        let record = self.peers.get_shareable(&id)?;
+        let key = record.public_key?;
+        let unchanged = id != *own
+            && info.reachable
+            && record.addr == info.addr
+            && info.ed25519_pubkey == key
+            && peers::clamp_last_seen(info.last_seen).min(now_unix) <= record.last_seen;
+        unchanged.then_some((id, key))
+    }
+
+    /// Builds the PeerExchange for `recipient` (spec §12.2) from borrowed entries and sends
+    /// it; nothing is sent when it would be empty.
+    pub(super) fn send_exchange(&mut self, now: Instant, conn: ConnId, recipient: NodeId) {
         let own = self.node_id();
-        let mut peers = Vec::new();
+        let own_last_seen = u64::try_from(self.unix_now(now)).unwrap_or(0);
+        let mut peers = Vec::with_capacity(self.config.max_exchange_entries);
         if !self.config.advertised_addr.is_empty() {
-            peers.push(PeerInfo {
-                node_id: String::from(own.as_str()),
-                addr: self.config.advertised_addr.clone(),
+            peers.push(PeerInfoRef {
+                node_id: own.as_str(),
+                addr: &self.config.advertised_addr,
                 reachable: true,
-                ed25519_pubkey: self.identity.public_key().to_vec(),
-                last_seen: u64::try_from(self.unix_now(now)).unwrap_or(0),
+                ed25519_pubkey: self.identity.public_key(),
+                last_seen: own_last_seen,
             });
         }
-        let mut shareable: Vec<&PeerRecord> = self
-            .peers
-            .iter()
-            .filter(|r| r.node_id != recipient && r.node_id != own && r.is_shareable())
-            .collect();
         // A random sample when the table is larger than one exchange, so that successive
-        // exchanges spread knowledge of the whole table.
+        // exchanges spread knowledge of the whole table. One extra draw covers the recipient
+        // (the only excluded id the table can hold).
         let room = self.config.max_exchange_entries.saturating_sub(peers.len());
-        let sample = shuffle_prefix(&mut self.rng, &mut shareable, room);
+        let sample = self
+            .peers
+            .sample_shareable(&mut self.rng, room.saturating_add(1))
+            .filter(|r| r.node_id != recipient && r.node_id != own)
+            .take(room);
         for record in sample {
-            let Some(key) = record.public_key else {
+            let Some(key) = record.public_key.as_ref() else {
                 continue;
             };
-            peers.push(PeerInfo {
-                node_id: String::from(record.node_id.as_str()),
-                addr: record.addr.clone(),
+            peers.push(PeerInfoRef {
+                node_id: record.node_id.as_str(),
+                addr: &record.addr,
                 reachable: true,
-                ed25519_pubkey: key.to_vec(),
+                ed25519_pubkey: key,
                 last_seen: u64::try_from(record.last_seen).unwrap_or(0),
             });
         }
-        (!peers.is_empty()).then_some(PeerExchange { peers })
-    }
-
-    pub(super) fn send_exchange(&mut self, now: Instant, conn: ConnId, recipient: NodeId) {
-        let Some(exchange) = self.build_exchange(now, recipient) else {
+        if peers.is_empty() {
             return;
-        };
+        }
         let id = envelope::new_message_id(&mut self.rng);
-        let envelope = envelope::peer_exchange(&self.identity, id, &exchange);
+        let envelope = envelope::peer_exchange(&self.identity, id, &PeerExchangeRef { peers });
         if !self.send_to(now, conn, &micelio_proto::encode(&envelope)) {
             tracing::warn!(peer = %recipient, "send buffer full, dropping exchange");
         }

@@ -6,9 +6,8 @@ use alloc::vec::Vec;
 
 use core::time::Duration;
 
-use ed25519_dalek::VerifyingKey;
-
 use crate::identity::NodeId;
+use crate::suite::{PreparedKey, Suite};
 use crate::time::Instant;
 
 /// How a key in the [`KeyRing`] was learned.
@@ -32,12 +31,12 @@ impl Trust {
 }
 
 /// One stored key.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Entry {
     key: [u8; 32],
-    /// The key parsed for verification (`None` when the bytes are not a curve point: every
-    /// signature then fails to verify).
-    verifying: Option<VerifyingKey>,
+    /// The key prepared for verification ([`PreparedKey::Invalid`] when the bytes are not a
+    /// curve point: every signature then fails to verify).
+    prepared: PreparedKey,
     trust: Trust,
     /// Position in the order index of `trust` (insertion order for directly verified keys,
     /// last use for gossip-learned ones).
@@ -60,6 +59,8 @@ struct Entry {
 #[derive(Clone, Debug)]
 pub struct KeyRing {
     capacity: usize,
+    /// How keys are prepared for verification.
+    suite: Suite,
     entries: BTreeMap<NodeId, Entry>,
     /// seq → id of the directly verified entries, oldest first.
     direct: BTreeMap<u64, NodeId>,
@@ -72,8 +73,14 @@ pub struct KeyRing {
 impl KeyRing {
     /// An empty ring holding at most `capacity` keys. A `capacity` of 0 is taken as 1.
     pub fn new(capacity: usize) -> Self {
+        Self::with_suite(capacity, Suite::Standard)
+    }
+
+    /// [`KeyRing::new`] preparing keys for `suite`.
+    pub fn with_suite(capacity: usize, suite: Suite) -> Self {
         KeyRing {
             capacity: capacity.max(1),
+            suite,
             entries: BTreeMap::new(),
             direct: BTreeMap::new(),
             gossip: BTreeMap::new(),
@@ -81,12 +88,9 @@ impl KeyRing {
         }
     }
 
-    /// The key stored for `id`, parsed for verification (`None` when unknown or not a valid
-    /// curve point).
-    pub fn verifying_key(&self, id: &NodeId) -> Option<&VerifyingKey> {
-        self.entries
-            .get(id)
-            .and_then(|entry| entry.verifying.as_ref())
+    /// The key stored for `id`, prepared for verification (`None` when unknown).
+    pub fn prepared_key(&self, id: &NodeId) -> Option<&PreparedKey> {
+        self.entries.get(id).map(|entry| &entry.prepared)
     }
 
     /// The key stored for `id` and its trust level.
@@ -115,7 +119,7 @@ impl KeyRing {
             id,
             Entry {
                 key,
-                verifying: VerifyingKey::from_bytes(&key).ok(),
+                prepared: self.suite.prepare_key(&key),
                 trust,
                 seq,
                 last_used: now,
@@ -127,13 +131,14 @@ impl KeyRing {
     /// Records that `id`'s key just verified a message: a gossip-learned key becomes the most
     /// recently used.
     pub fn touch(&mut self, id: &NodeId, now: Instant) {
-        let Some(entry) = self.entries.get(id).copied() else {
+        let Some(entry) = self.entries.get(id) else {
             return;
         };
         if entry.trust != Trust::GossipLearned {
             return;
         }
-        self.gossip.remove(&entry.seq);
+        let old_seq = entry.seq;
+        self.gossip.remove(&old_seq);
         let seq = self.take_seq();
         self.gossip.insert(seq, *id);
         if let Some(stored) = self.entries.get_mut(id) {

@@ -241,7 +241,12 @@ impl Node {
         now: Instant,
         unix_now: i64,
     ) -> Self {
-        let gossip = Gossip::new(&config, identity.node_id(), *identity.public_key());
+        let gossip = Gossip::new(
+            &config,
+            identity.node_id(),
+            *identity.public_key(),
+            identity.suite(),
+        );
         let bootstrap = config
             .bootstrap
             .iter()

@@ -3,9 +3,12 @@
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
-use micelio_proto::PeerInfo;
+use rand_core::RngCore;
+
+use micelio_proto::PeerInfoRef;
 
 use super::address::is_invalid_peer_addr;
 use crate::identity::NodeId;
@@ -102,26 +105,26 @@ pub fn clamp_last_seen(last_seen: u64) -> i64 {
 ///
 /// `known_key` gives the key already stored for a node id: an entry carrying that same key
 /// skips the SHA-256 check, which was done when the key was first stored.
-pub fn validate_entry(
-    info: &PeerInfo,
+pub fn validate_entry<'a>(
+    info: impl Into<PeerInfoRef<'a>>,
     own: &NodeId,
     known_key: impl Fn(&NodeId) -> Option<[u8; 32]>,
 ) -> Result<(NodeId, [u8; 32]), RejectReason> {
+    let info = info.into();
     if info.node_id == own.as_str() {
         return Err(RejectReason::IsSelf);
     }
     if !info.reachable || info.addr.is_empty() {
         return Err(RejectReason::NotReachable);
     }
-    if is_invalid_peer_addr(&info.addr) {
+    if is_invalid_peer_addr(info.addr) {
         return Err(RejectReason::InvalidAddr);
     }
     let key: [u8; 32] = info
         .ed25519_pubkey
-        .as_slice()
         .try_into()
         .map_err(|_| RejectReason::InvalidKeyLength)?;
-    let claimed = NodeId::parse(&info.node_id).ok_or(RejectReason::MismatchedNodeId)?;
+    let claimed = NodeId::parse(info.node_id).ok_or(RejectReason::MismatchedNodeId)?;
     if known_key(&claimed) == Some(key) || NodeId::from_public_key(&key) == claimed {
         Ok((claimed, key))
     } else {
@@ -142,11 +145,24 @@ pub fn validate_loaded(record: &PeerRecord) -> Result<(), RejectReason> {
     }
 }
 
+/// A record, whether discovery may dial it, and its place in the list of shareable records.
+#[derive(Debug)]
+struct Stored {
+    record: PeerRecord,
+    /// [`PeerRecord::is_dialable`], computed when the record was stored.
+    dialable: bool,
+    /// Index in [`PeerTable::shareable`] when [`PeerRecord::is_shareable`].
+    shareable_slot: Option<usize>,
+}
+
 /// The bounded table of known peers, keyed by node id.
 #[derive(Debug)]
 pub struct PeerTable {
-    records: BTreeMap<NodeId, PeerRecord>,
+    records: BTreeMap<NodeId, Stored>,
     by_last_seen: BTreeSet<(i64, NodeId)>,
+    /// Ids of the shareable records, in no particular order: an exchange samples it without
+    /// scanning (and re-validating the address of) every record.
+    shareable: Vec<NodeId>,
     capacity: usize,
 }
 
@@ -156,18 +172,36 @@ impl PeerTable {
         PeerTable {
             records: BTreeMap::new(),
             by_last_seen: BTreeSet::new(),
+            shareable: Vec::new(),
             capacity,
         }
     }
 
     /// The record of `node_id`.
     pub fn get(&self, node_id: &NodeId) -> Option<&PeerRecord> {
-        self.records.get(node_id)
+        self.records.get(node_id).map(|stored| &stored.record)
+    }
+
+    /// The record of `node_id` if it may be passed on in a PeerExchange.
+    pub fn get_shareable(&self, node_id: &NodeId) -> Option<&PeerRecord> {
+        self.records
+            .get(node_id)
+            .filter(|stored| stored.shareable_slot.is_some())
+            .map(|stored| &stored.record)
     }
 
     /// Every record, in node-id order.
     pub fn iter(&self) -> impl Iterator<Item = &PeerRecord> {
-        self.records.values()
+        self.records.values().map(|stored| &stored.record)
+    }
+
+    /// Every record discovery may dial ([`PeerRecord::is_dialable`]), in node-id order,
+    /// without parsing any address.
+    pub fn iter_dialable(&self) -> impl Iterator<Item = &PeerRecord> {
+        self.records
+            .values()
+            .filter(|stored| stored.dialable)
+            .map(|stored| &stored.record)
     }
 
     /// Every record, most recently seen first.
@@ -175,7 +209,7 @@ impl PeerTable {
         self.by_last_seen
             .iter()
             .rev()
-            .filter_map(|(_, id)| self.records.get(id))
+            .filter_map(|(_, id)| self.get(id))
     }
 
     /// Number of records.
@@ -188,6 +222,30 @@ impl PeerTable {
         self.records.is_empty()
     }
 
+    /// Number of shareable records.
+    pub fn shareable_len(&self) -> usize {
+        self.shareable.len()
+    }
+
+    /// Up to `count` distinct shareable records drawn uniformly at random (Floyd's sampling:
+    /// `count` draws from `rng`, no scan of the table).
+    pub fn sample_shareable<'a>(
+        &'a self,
+        rng: &mut impl RngCore,
+        count: usize,
+    ) -> impl Iterator<Item = &'a PeerRecord> + 'a {
+        let n = self.shareable.len();
+        let count = count.min(n);
+        let mut chosen: Vec<usize> = Vec::with_capacity(count);
+        for j in n - count..n {
+            let t = (rng.next_u64() % (j as u64 + 1)) as usize;
+            chosen.push(if chosen.contains(&t) { j } else { t });
+        }
+        chosen
+            .into_iter()
+            .filter_map(move |index| self.get(&self.shareable[index]))
+    }
+
     /// Stores `record` as is, replacing any record of the same node. If the table is full, the
     /// least recently seen record for which `protected` is false is evicted and returned.
     pub fn put(
@@ -196,8 +254,11 @@ impl PeerTable {
         protected: impl Fn(&NodeId) -> bool,
     ) -> Option<NodeId> {
         let mut evicted = None;
+        let mut slot = None;
         if let Some(old) = self.records.get(&record.node_id) {
-            self.by_last_seen.remove(&(old.last_seen, old.node_id));
+            self.by_last_seen
+                .remove(&(old.record.last_seen, old.record.node_id));
+            slot = old.shareable_slot;
         } else if self.capacity > 0 && self.records.len() >= self.capacity {
             let victim = self
                 .by_last_seen
@@ -213,17 +274,49 @@ impl PeerTable {
                 None => return None,
             }
         }
-        self.by_last_seen.insert((record.last_seen, record.node_id));
-        self.records.insert(record.node_id, record);
+        let id = record.node_id;
+        match (slot, record.is_shareable()) {
+            (Some(old), false) => {
+                self.unshare(old);
+                slot = None;
+            }
+            (None, true) => {
+                slot = Some(self.shareable.len());
+                self.shareable.push(id);
+            }
+            _ => {}
+        }
+        self.by_last_seen.insert((record.last_seen, id));
+        self.records.insert(
+            id,
+            Stored {
+                dialable: record.is_dialable(),
+                record,
+                shareable_slot: slot,
+            },
+        );
         evicted
     }
 
     /// Removes the record of `node_id`.
     pub fn remove(&mut self, node_id: &NodeId) -> Option<PeerRecord> {
-        let record = self.records.remove(node_id)?;
+        let stored = self.records.remove(node_id)?;
         self.by_last_seen
-            .remove(&(record.last_seen, record.node_id));
-        Some(record)
+            .remove(&(stored.record.last_seen, stored.record.node_id));
+        if let Some(slot) = stored.shareable_slot {
+            self.unshare(slot);
+        }
+        Some(stored.record)
+    }
+
+    /// Takes the id at `slot` out of the shareable list (the last id moves into its place).
+    fn unshare(&mut self, slot: usize) {
+        self.shareable.swap_remove(slot);
+        if let Some(moved) = self.shareable.get(slot) {
+            if let Some(stored) = self.records.get_mut(moved) {
+                stored.shareable_slot = Some(slot);
+            }
+        }
     }
 
     /// Merges a validated PeerExchange entry (spec §12.3): create if unknown; otherwise
@@ -231,46 +324,61 @@ impl PeerTable {
     ///
     /// A `last_seen` in the future is taken as `now_unix`: otherwise one forged entry with
     /// `last_seen = u64::MAX` would pin a false address for ever (no later entry is newer).
-    pub fn merge(
+    pub fn merge<'a>(
         &mut self,
         node_id: NodeId,
         key: [u8; 32],
-        info: &PeerInfo,
+        info: impl Into<PeerInfoRef<'a>>,
         now_unix: i64,
         protected: impl Fn(&NodeId) -> bool,
     ) -> (Merge, Option<NodeId>) {
+        let info = info.into();
         let last_seen = clamp_last_seen(info.last_seen).min(now_unix);
-        let (record, outcome) = match self.records.get(&node_id) {
-            None => (
-                PeerRecord {
-                    node_id,
-                    addr: info.addr.clone(),
-                    reachable: info.reachable,
-                    public_key: Some(key),
-                    last_seen,
-                    fail_count: 0,
-                    last_fail: 0,
-                },
-                Merge::Created,
-            ),
-            Some(existing) if last_seen > existing.last_seen => (
-                PeerRecord {
-                    addr: info.addr.clone(),
-                    reachable: info.reachable,
-                    public_key: Some(key),
-                    last_seen,
-                    ..existing.clone()
-                },
-                Merge::Updated,
-            ),
-            Some(_) => return (Merge::Unchanged, None),
+        let Some(stored) = self.records.get_mut(&node_id) else {
+            let record = PeerRecord {
+                node_id,
+                addr: String::from(info.addr),
+                reachable: info.reachable,
+                public_key: Some(key),
+                last_seen,
+                fail_count: 0,
+                last_fail: 0,
+            };
+            let evicted = self.put(record, protected);
+            if !self.records.contains_key(&node_id) {
+                // The table is full of protected records: nothing was stored.
+                return (Merge::Unchanged, None);
+            }
+            return (Merge::Created, evicted);
         };
-        let evicted = self.put(record, protected);
-        if !self.records.contains_key(&node_id) {
-            // The table is full of protected records: nothing was stored.
+        let record = &mut stored.record;
+        if last_seen <= record.last_seen {
             return (Merge::Unchanged, None);
         }
-        (outcome, evicted)
+        // Updated in place: the address buffer is reused and only the recency index moves.
+        self.by_last_seen.remove(&(record.last_seen, node_id));
+        self.by_last_seen.insert((last_seen, node_id));
+        if record.addr != info.addr {
+            record.addr.clear();
+            record.addr.push_str(info.addr);
+        }
+        record.reachable = info.reachable;
+        record.public_key = Some(key);
+        record.last_seen = last_seen;
+        stored.dialable = record.is_dialable();
+        let shareable = record.is_shareable();
+        match (stored.shareable_slot, shareable) {
+            (Some(slot), false) => {
+                stored.shareable_slot = None;
+                self.unshare(slot);
+            }
+            (None, true) => {
+                stored.shareable_slot = Some(self.shareable.len());
+                self.shareable.push(node_id);
+            }
+            _ => {}
+        }
+        (Merge::Updated, None)
     }
 }
 
@@ -278,7 +386,7 @@ impl PeerTable {
 mod tests {
     use super::*;
     use crate::identity::Identity;
-    use alloc::vec::Vec;
+    use micelio_proto::PeerInfo;
 
     fn info(identity: &Identity, addr: &str, last_seen: u64) -> PeerInfo {
         PeerInfo {
@@ -448,5 +556,108 @@ mod tests {
         record.public_key = None;
         record.addr = String::from("0.0.0.0:1");
         assert_eq!(validate_loaded(&record), Err(RejectReason::InvalidAddr));
+    }
+
+    /// Operations on a small table, with the shareable list checked against the records
+    /// after each one.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Put {
+            who: u8,
+            addr_ok: bool,
+            with_key: bool,
+            last_seen: i64,
+        },
+        Merge {
+            who: u8,
+            addr_ok: bool,
+            last_seen: u64,
+        },
+        Remove {
+            who: u8,
+        },
+    }
+
+    fn op_strategy() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u8..12, any::<bool>(), any::<bool>(), 0i64..50).prop_map(
+                |(who, addr_ok, with_key, last_seen)| Op::Put {
+                    who,
+                    addr_ok,
+                    with_key,
+                    last_seen
+                }
+            ),
+            (0u8..12, any::<bool>(), 0u64..50).prop_map(|(who, addr_ok, last_seen)| Op::Merge {
+                who,
+                addr_ok,
+                last_seen
+            }),
+            (0u8..12).prop_map(|who| Op::Remove { who }),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn shareable_list_matches_the_records(
+            ops in proptest::collection::vec(op_strategy(), 1..60),
+            capacity in 0usize..8,
+            draw in 0usize..14,
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            use rand_core::SeedableRng;
+            let people: Vec<Identity> = (0..12u8).map(|i| Identity::from_seed(&[i + 1; 32])).collect();
+            let addr = |ok: bool| if ok { "10.0.0.1:4000" } else { "0.0.0.0:4000" };
+            let mut table = PeerTable::new(capacity);
+            for op in ops {
+                match op {
+                    Op::Put { who, addr_ok, with_key, last_seen } => {
+                        let person = &people[who as usize];
+                        table.put(
+                            PeerRecord {
+                                node_id: person.node_id(),
+                                addr: String::from(addr(addr_ok)),
+                                reachable: true,
+                                public_key: with_key.then(|| *person.public_key()),
+                                last_seen,
+                                fail_count: 0,
+                                last_fail: 0,
+                            },
+                            |_| false,
+                        );
+                    }
+                    Op::Merge { who, addr_ok, last_seen } => {
+                        let person = &people[who as usize];
+                        let entry = info(person, addr(addr_ok), last_seen);
+                        table.merge(person.node_id(), *person.public_key(), &entry, 40, |_| false);
+                    }
+                    Op::Remove { who } => {
+                        table.remove(&people[who as usize].node_id());
+                    }
+                }
+                let mut expected: Vec<NodeId> =
+                    table.iter().filter(|r| r.is_shareable()).map(|r| r.node_id).collect();
+                let mut listed: Vec<NodeId> = table.shareable.clone();
+                expected.sort();
+                listed.sort();
+                proptest::prop_assert_eq!(&listed, &expected);
+                for id in &expected {
+                    proptest::prop_assert!(table.get_shareable(id).is_some());
+                }
+                let dialable: Vec<NodeId> = table.iter_dialable().map(|r| r.node_id).collect();
+                let expected_dialable: Vec<NodeId> =
+                    table.iter().filter(|r| r.is_dialable()).map(|r| r.node_id).collect();
+                proptest::prop_assert_eq!(dialable, expected_dialable);
+            }
+            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+            let mut sample: Vec<NodeId> =
+                table.sample_shareable(&mut rng, draw).map(|r| r.node_id).collect();
+            proptest::prop_assert_eq!(sample.len(), draw.min(table.shareable_len()));
+            proptest::prop_assert!(sample.iter().all(|id| table.get_shareable(id).is_some()));
+            sample.sort();
+            sample.dedup();
+            proptest::prop_assert_eq!(sample.len(), draw.min(table.shareable_len()));
+        }
     }
 }

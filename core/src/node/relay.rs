@@ -12,8 +12,36 @@ use crate::time::Instant;
 impl Node {
     // ----- gossip (spec §10) -----
 
-    pub(super) fn on_gossip(&mut self, now: Instant, from: NodeId, mut envelope: Envelope) {
-        let sender = match self.gossip.accept(now, &envelope) {
+    pub(super) fn on_gossip(&mut self, now: Instant, from: NodeId, envelope: Envelope) {
+        let result = self.gossip.accept(now, &envelope);
+        self.after_checks(now, from, envelope, result);
+    }
+
+    /// Gossip envelopes that arrived together from `from`: checked with one batch
+    /// verification ([`super::gossip::Gossip::accept_batch`]), then delivered and relayed in
+    /// order, exactly as one by one.
+    pub(super) fn on_gossip_batch(&mut self, now: Instant, from: NodeId, batch: Vec<Envelope>) {
+        if batch.len() == 1 {
+            for envelope in batch {
+                self.on_gossip(now, from, envelope);
+            }
+            return;
+        }
+        let results = self.gossip.accept_batch(now, &batch);
+        for (envelope, result) in batch.into_iter().zip(results) {
+            self.after_checks(now, from, envelope, result);
+        }
+    }
+
+    /// Steps 6-7 of spec §10.1 for an envelope the checks accepted; drops are logged.
+    fn after_checks(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        mut envelope: Envelope,
+        result: Result<NodeId, GossipDrop>,
+    ) {
+        let sender = match result {
             Ok(sender) => sender,
             Err(GossipDrop::Duplicate) => {
                 self.gossip.stats.duplicates += 1;

@@ -9,6 +9,7 @@ use snow::resolvers::{CryptoResolver, DefaultResolver};
 use snow::types::{Cipher, Dh, Hash, Random};
 
 use super::{NoiseError, PROTOCOL_NAME, Transport};
+use crate::suite::Suite;
 
 /// Hands snow exactly the ephemeral private key drawn by the caller, and nothing more.
 struct SuppliedEphemeral {
@@ -27,9 +28,10 @@ impl Random for SuppliedEphemeral {
     }
 }
 
-/// The default snow primitives, with the caller's ephemeral key as the only randomness.
+/// The suite's snow primitives, with the caller's ephemeral key as the only randomness.
 struct Resolver {
     ephemeral: [u8; 32],
+    suite: Suite,
 }
 
 impl CryptoResolver for Resolver {
@@ -39,13 +41,21 @@ impl CryptoResolver for Resolver {
         }))
     }
     fn resolve_dh(&self, choice: &DHChoice) -> Option<Box<dyn Dh>> {
-        DefaultResolver.resolve_dh(choice)
+        match self.suite {
+            Suite::Standard => DefaultResolver.resolve_dh(choice),
+            #[cfg(feature = "modeled-crypto")]
+            Suite::Modeled => Some(crate::suite::modeled::noise_dh()),
+        }
     }
     fn resolve_hash(&self, choice: &HashChoice) -> Option<Box<dyn Hash>> {
         DefaultResolver.resolve_hash(choice)
     }
     fn resolve_cipher(&self, choice: &CipherChoice) -> Option<Box<dyn Cipher>> {
-        DefaultResolver.resolve_cipher(choice)
+        match self.suite {
+            Suite::Standard => DefaultResolver.resolve_cipher(choice),
+            #[cfg(feature = "modeled-crypto")]
+            Suite::Modeled => Some(crate::suite::modeled::noise_cipher()),
+        }
     }
 }
 
@@ -65,6 +75,7 @@ pub struct HandshakeOutcome {
 pub struct Handshake {
     state: Box<snow::HandshakeState>,
     initiator: bool,
+    suite: Suite,
 }
 
 impl Handshake {
@@ -75,11 +86,27 @@ impl Handshake {
         static_private: &[u8; 32],
         ephemeral_private: [u8; 32],
     ) -> Result<Self, NoiseError> {
+        Self::with_suite(
+            initiator,
+            static_private,
+            ephemeral_private,
+            Suite::Standard,
+        )
+    }
+
+    /// [`Handshake::new`] with the primitives of `suite`.
+    pub fn with_suite(
+        initiator: bool,
+        static_private: &[u8; 32],
+        ephemeral_private: [u8; 32],
+        suite: Suite,
+    ) -> Result<Self, NoiseError> {
         let params = PROTOCOL_NAME.parse().map_err(|_| NoiseError::Init)?;
         let builder = snow::Builder::with_resolver(
             params,
             Box::new(Resolver {
                 ephemeral: ephemeral_private,
+                suite,
             }),
         )
         .local_private_key(static_private)
@@ -93,6 +120,7 @@ impl Handshake {
         Ok(Handshake {
             state: Box::new(state),
             initiator,
+            suite,
         })
     }
 
@@ -146,7 +174,7 @@ impl Handshake {
             .map_err(|_| NoiseError::Handshake)?;
         let (k1, k2) = self.state.dangerously_get_raw_split();
         Ok(HandshakeOutcome {
-            transport: Transport::from_split(&k1, &k2, self.initiator),
+            transport: Transport::from_split_with(&k1, &k2, self.initiator, self.suite),
             remote_static,
             handshake_hash,
             split: (k1, k2),

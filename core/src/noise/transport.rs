@@ -7,20 +7,42 @@ use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{ChaCha20Poly1305, Key, KeyInit, Nonce, Tag};
 
 use super::{MAX_TRANSPORT_MESSAGE, NoiseError, TAG_LEN, TRANSPORT_PREFIX_LEN};
+use crate::suite::Suite;
+
+/// The ChaCha20-Poly1305 nonce of a message counter: 4 zero bytes, then the counter LE.
+fn nonce(counter: u64) -> Nonce {
+    let mut nonce = [0u8; 12];
+    nonce[4..].copy_from_slice(&counter.to_le_bytes());
+    *Nonce::from_slice(&nonce)
+}
+
+/// The AEAD of one direction.
+enum Aead {
+    ChaChaPoly(ChaCha20Poly1305),
+    #[cfg(feature = "modeled-crypto")]
+    Modeled([u8; 32]),
+}
 
 /// One direction of the transport: a key and its message counter (spec §5.3).
 pub struct CipherState {
-    cipher: ChaCha20Poly1305,
+    cipher: Aead,
     counter: u64,
 }
 
 impl CipherState {
     /// A cipher state starting at counter 0.
     pub fn new(key: &[u8; 32]) -> Self {
-        CipherState {
-            cipher: ChaCha20Poly1305::new(Key::from_slice(key)),
-            counter: 0,
-        }
+        Self::with_suite(key, Suite::Standard)
+    }
+
+    /// [`CipherState::new`] with the AEAD of `suite`.
+    pub fn with_suite(key: &[u8; 32], suite: Suite) -> Self {
+        let cipher = match suite {
+            Suite::Standard => Aead::ChaChaPoly(ChaCha20Poly1305::new(Key::from_slice(key))),
+            #[cfg(feature = "modeled-crypto")]
+            Suite::Modeled => Aead::Modeled(*key),
+        };
+        CipherState { cipher, counter: 0 }
     }
 
     /// The counter the next message will use.
@@ -28,25 +50,32 @@ impl CipherState {
         self.counter
     }
 
-    fn next_nonce(&mut self) -> Result<Nonce, NoiseError> {
+    /// Takes the counter for the next message.
+    fn next_counter(&mut self) -> Result<u64, NoiseError> {
         // Noise reserves the all-ones counter; reaching it ends the session.
         if self.counter == u64::MAX {
             return Err(NoiseError::NonceExhausted);
         }
-        let mut nonce = [0u8; 12];
-        nonce[4..].copy_from_slice(&self.counter.to_le_bytes());
         self.counter += 1;
-        Ok(*Nonce::from_slice(&nonce))
+        Ok(self.counter - 1)
     }
 
     /// Encrypts `buf[start..]` in place and appends the tag.
     pub fn encrypt_in_place(&mut self, buf: &mut Vec<u8>, start: usize) -> Result<(), NoiseError> {
-        let nonce = self.next_nonce()?;
-        let tag = self
-            .cipher
-            .encrypt_in_place_detached(&nonce, &[], &mut buf[start..])
-            .map_err(|_| NoiseError::PlaintextTooLarge(buf.len() - start))?;
-        buf.extend_from_slice(&tag);
+        let counter = self.next_counter()?;
+        match &self.cipher {
+            Aead::ChaChaPoly(cipher) => {
+                let tag = cipher
+                    .encrypt_in_place_detached(&nonce(counter), &[], &mut buf[start..])
+                    .map_err(|_| NoiseError::PlaintextTooLarge(buf.len() - start))?;
+                buf.extend_from_slice(&tag);
+            }
+            #[cfg(feature = "modeled-crypto")]
+            Aead::Modeled(key) => {
+                let tag = crate::suite::modeled::tag(key, counter, &[], &buf[start..]);
+                buf.extend_from_slice(&tag);
+            }
+        }
         Ok(())
     }
 
@@ -56,12 +85,22 @@ impl CipherState {
         if len < TAG_LEN {
             return Err(NoiseError::MessageTooShort(len));
         }
-        let nonce = self.next_nonce()?;
+        let counter = self.next_counter()?;
         let tag = *Tag::from_slice(&message[len - TAG_LEN..]);
         message.truncate(len - TAG_LEN);
-        self.cipher
-            .decrypt_in_place_detached(&nonce, &[], message, &tag)
-            .map_err(|_| NoiseError::Decrypt)
+        match &self.cipher {
+            Aead::ChaChaPoly(cipher) => cipher
+                .decrypt_in_place_detached(&nonce(counter), &[], message, &tag)
+                .map_err(|_| NoiseError::Decrypt),
+            #[cfg(feature = "modeled-crypto")]
+            Aead::Modeled(key) => {
+                if crate::suite::modeled::tag(key, counter, &[], message) == tag.as_slice() {
+                    Ok(())
+                } else {
+                    Err(NoiseError::Decrypt)
+                }
+            }
+        }
     }
 }
 
@@ -74,10 +113,15 @@ pub struct Transport {
 impl Transport {
     /// A transport from the split keys: `k1` encrypts initiator→responder, `k2` the reverse.
     pub fn from_split(k1: &[u8; 32], k2: &[u8; 32], initiator: bool) -> Self {
+        Self::from_split_with(k1, k2, initiator, Suite::Standard)
+    }
+
+    /// [`Transport::from_split`] with the AEAD of `suite`.
+    pub fn from_split_with(k1: &[u8; 32], k2: &[u8; 32], initiator: bool, suite: Suite) -> Self {
         let (send, receive) = if initiator { (k1, k2) } else { (k2, k1) };
         Transport {
-            send: CipherState::new(send),
-            receive: CipherState::new(receive),
+            send: CipherState::with_suite(send, suite),
+            receive: CipherState::with_suite(receive, suite),
         }
     }
 
