@@ -19,6 +19,8 @@ pub struct Metrics {
     pub duplicate_deliveries: u64,
     /// Chat lines delivered whose text was never originated by an honest host.
     pub unexpected_deliveries: u64,
+    /// Known-peer records the nodes asked their store to write (creations and updates).
+    pub persist_writes: u64,
     /// Bytes each host handed to the network.
     pub bytes_sent: BTreeMap<HostId, u64>,
     /// Dials each host aimed at its own address. A listening node must never make one,

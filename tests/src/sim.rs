@@ -584,6 +584,7 @@ impl Sim {
                 Output::Dial { dial, addr } => self.dial(host, dial, &addr),
                 Output::Close { conn } => self.close(conn),
                 Output::PersistPeer(record) => {
+                    self.metrics.persist_writes += 1;
                     self.hosts[host].store.insert(record.node_id, record);
                 }
                 Output::ForgetPeer(id) => {

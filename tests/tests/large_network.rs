@@ -50,10 +50,11 @@ fn run(
     let wall_secs = wall.elapsed().as_secs_f64();
     let virtual_secs = sim.now().as_nanos() as f64 / 1e9;
     println!(
-        "{n} nodes, seed {seed}: {report}\n  trace {:016x}, {} events, {virtual_secs:.0} s virtual \
-         in {wall_secs:.1} s wall: {:.1}x real time",
+        "{n} nodes, seed {seed}: {report}\n  trace {:016x}, {} events, {} peer-record writes, \
+         {virtual_secs:.0} s virtual in {wall_secs:.1} s wall: {:.1}x real time",
         sim.trace_hash(),
         sim.steps,
+        sim.metrics.persist_writes,
         virtual_secs / wall_secs
     );
     (report, sim.trace_hash(), sim)
