@@ -1,9 +1,10 @@
 //! The known-peer table (spec §12.1-12.3, §12.7, §12.10): records, merge rule, back-off and a
 //! bound with eviction of the least recently seen record.
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::{BTreeMap, BinaryHeap};
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cmp::Reverse;
 use core::fmt;
 
 use rand_core::RngCore;
@@ -159,7 +160,11 @@ struct Stored {
 #[derive(Debug)]
 pub struct PeerTable {
     records: BTreeMap<NodeId, Stored>,
-    by_last_seen: BTreeSet<(i64, NodeId)>,
+    /// (last_seen, id) of every record, oldest first, plus stale pairs left by updates: an
+    /// update pushes the new pair instead of searching for the old one, an eviction skips
+    /// pairs that no longer match their record, and the heap is rebuilt when stale pairs
+    /// outnumber the records.
+    by_last_seen: BinaryHeap<Reverse<(i64, NodeId)>>,
     /// Ids of the shareable records, in no particular order: an exchange samples it without
     /// scanning (and re-validating the address of) every record.
     shareable: Vec<NodeId>,
@@ -171,7 +176,7 @@ impl PeerTable {
     pub fn new(capacity: usize) -> Self {
         PeerTable {
             records: BTreeMap::new(),
-            by_last_seen: BTreeSet::new(),
+            by_last_seen: BinaryHeap::new(),
             shareable: Vec::new(),
             capacity,
         }
@@ -204,12 +209,11 @@ impl PeerTable {
             .map(|stored| &stored.record)
     }
 
-    /// Every record, most recently seen first.
+    /// Every record, most recently seen first (sorted on each call).
     pub fn iter_recent(&self) -> impl Iterator<Item = &PeerRecord> {
-        self.by_last_seen
-            .iter()
-            .rev()
-            .filter_map(|(_, id)| self.get(id))
+        let mut records: Vec<&PeerRecord> = self.iter().collect();
+        records.sort_by_key(|r| Reverse((r.last_seen, r.node_id)));
+        records.into_iter()
     }
 
     /// Number of records.
@@ -256,16 +260,9 @@ impl PeerTable {
         let mut evicted = None;
         let mut slot = None;
         if let Some(old) = self.records.get(&record.node_id) {
-            self.by_last_seen
-                .remove(&(old.record.last_seen, old.record.node_id));
             slot = old.shareable_slot;
         } else if self.capacity > 0 && self.records.len() >= self.capacity {
-            let victim = self
-                .by_last_seen
-                .iter()
-                .map(|(_, id)| *id)
-                .find(|id| !protected(id) && *id != record.node_id);
-            match victim {
+            match self.least_recently_seen(|id| !protected(id) && *id != record.node_id) {
                 Some(victim) => {
                     self.remove(&victim);
                     evicted = Some(victim);
@@ -286,7 +283,7 @@ impl PeerTable {
             }
             _ => {}
         }
-        self.by_last_seen.insert((record.last_seen, id));
+        self.note_last_seen(record.last_seen, id);
         self.records.insert(
             id,
             Stored {
@@ -301,12 +298,52 @@ impl PeerTable {
     /// Removes the record of `node_id`.
     pub fn remove(&mut self, node_id: &NodeId) -> Option<PeerRecord> {
         let stored = self.records.remove(node_id)?;
-        self.by_last_seen
-            .remove(&(stored.record.last_seen, stored.record.node_id));
         if let Some(slot) = stored.shareable_slot {
             self.unshare(slot);
         }
         Some(stored.record)
+    }
+
+    /// Records that `id` was last seen at `last_seen` (see [`PeerTable::by_last_seen`]).
+    fn note_last_seen(&mut self, last_seen: i64, id: NodeId) {
+        self.by_last_seen.push(Reverse((last_seen, id)));
+        if self.by_last_seen.len() > 2 * self.records.len() + 64 {
+            self.by_last_seen = self
+                .records
+                .values()
+                .map(|s| Reverse((s.record.last_seen, s.record.node_id)))
+                .collect();
+            // The caller's record may not be stored yet.
+            self.by_last_seen.push(Reverse((last_seen, id)));
+        }
+    }
+
+    /// The least recently seen record for which `eligible` holds (ties: smallest id).
+    fn least_recently_seen(&mut self, eligible: impl Fn(&NodeId) -> bool) -> Option<NodeId> {
+        let mut kept = Vec::new();
+        let mut found = None;
+        while let Some(Reverse((last_seen, id))) = self.by_last_seen.pop() {
+            let current = self
+                .records
+                .get(&id)
+                .is_some_and(|s| s.record.last_seen == last_seen);
+            if !current {
+                continue;
+            }
+            if eligible(&id) {
+                found = Some(id);
+                break;
+            }
+            kept.push(Reverse((last_seen, id)));
+        }
+        self.by_last_seen.extend(kept);
+        found
+    }
+
+    fn set_slot(&mut self, id: &NodeId, slot: Option<usize>) {
+        if let Some(stored) = self.records.get_mut(id) {
+            stored.shareable_slot = slot;
+        }
     }
 
     /// Takes the id at `slot` out of the shareable list (the last id moves into its place).
@@ -355,9 +392,7 @@ impl PeerTable {
         if last_seen <= record.last_seen {
             return (Merge::Unchanged, None);
         }
-        // Updated in place: the address buffer is reused and only the recency index moves.
-        self.by_last_seen.remove(&(record.last_seen, node_id));
-        self.by_last_seen.insert((last_seen, node_id));
+        // Updated in place: the address buffer is reused and the recency heap gets a new pair.
         if record.addr != info.addr {
             record.addr.clear();
             record.addr.push_str(info.addr);
@@ -367,13 +402,15 @@ impl PeerTable {
         record.last_seen = last_seen;
         stored.dialable = record.is_dialable();
         let shareable = record.is_shareable();
-        match (stored.shareable_slot, shareable) {
+        let slot = stored.shareable_slot;
+        self.note_last_seen(last_seen, node_id);
+        match (slot, shareable) {
             (Some(slot), false) => {
-                stored.shareable_slot = None;
+                self.set_slot(&node_id, None);
                 self.unshare(slot);
             }
             (None, true) => {
-                stored.shareable_slot = Some(self.shareable.len());
+                self.set_slot(&node_id, Some(self.shareable.len()));
                 self.shareable.push(node_id);
             }
             _ => {}
@@ -614,7 +651,16 @@ mod tests {
                 match op {
                     Op::Put { who, addr_ok, with_key, last_seen } => {
                         let person = &people[who as usize];
-                        table.put(
+                        // Eviction takes the least recently seen record (ties: smallest id).
+                        let full = capacity > 0
+                            && table.len() >= capacity
+                            && table.get(&person.node_id()).is_none();
+                        let expected_victim = table
+                            .iter()
+                            .map(|r| (r.last_seen, r.node_id))
+                            .min()
+                            .map(|(_, id)| id);
+                        let evicted = table.put(
                             PeerRecord {
                                 node_id: person.node_id(),
                                 addr: String::from(addr(addr_ok)),
@@ -626,6 +672,11 @@ mod tests {
                             },
                             |_| false,
                         );
+                        if full {
+                            proptest::prop_assert_eq!(evicted, expected_victim);
+                        } else {
+                            proptest::prop_assert_eq!(evicted, None);
+                        }
                     }
                     Op::Merge { who, addr_ok, last_seen } => {
                         let person = &people[who as usize];
@@ -645,6 +696,7 @@ mod tests {
                 for id in &expected {
                     proptest::prop_assert!(table.get_shareable(id).is_some());
                 }
+                proptest::prop_assert!(table.by_last_seen.len() <= 2 * table.len() + 65);
                 let dialable: Vec<NodeId> = table.iter_dialable().map(|r| r.node_id).collect();
                 let expected_dialable: Vec<NodeId> =
                     table.iter().filter(|r| r.is_dialable()).map(|r| r.node_id).collect();
