@@ -664,3 +664,73 @@ fn hostile_peer_exchanges_store_nothing_unsafe() {
     assert!(stats["known_peers"] <= 4, "{stats:?}");
     arena.check_health("hostile exchanges");
 }
+
+/// The process's open-files limit as "soft:hard", read with `prlimit`.
+fn nofile_limit(pid: u32) -> String {
+    let out = std::process::Command::new("prlimit")
+        .args([
+            "--pid",
+            &pid.to_string(),
+            "--nofile",
+            "--raw",
+            "--noheadings",
+            "-o",
+            "SOFT,HARD",
+        ])
+        .output()
+        .expect("prlimit (util-linux) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(fields.len(), 2, "prlimit output {text:?}");
+    format!("{}:{}", fields[0], fields[1])
+}
+
+fn set_nofile_limit(pid: u32, limit: &str) {
+    let status = std::process::Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), &format!("--nofile={limit}")])
+        .status()
+        .expect("prlimit runs");
+    assert!(status.success(), "prlimit --nofile={limit}");
+}
+
+#[test]
+fn connections_that_waited_while_descriptors_ran_out_are_accepted_once_some_close() {
+    let mut arena = Arena::new("emfile", "");
+    let pid = arena.target.pid();
+    let original = nofile_limit(pid);
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("/proc/<pid>/fd")
+        .count();
+    // Room for 3 more descriptors: the first connections are accepted, the others wait in
+    // the listen backlog and raise no further readiness event on the (edge-triggered)
+    // listener.
+    // Only the soft limit moves, so that it can be raised again.
+    let hard = original.split(':').nth(1).unwrap_or("unlimited").to_owned();
+    let tight = open + 3;
+    set_nofile_limit(pid, &format!("{tight}:{hard}"));
+    let peers: Vec<RawPeer> = (0..12)
+        .map(|_| RawPeer::connect(&arena.addr()).expect("connect"))
+        .collect();
+    // One after the other, each completes its Noise handshake and leaves: its descriptor is
+    // freed, and the node must come back to the backlog by itself (no new connection arrives).
+    for (i, mut peer) in peers.into_iter().enumerate() {
+        if let Err(error) = peer.handshake(SHORT) {
+            panic!(
+                "connection {i} never served: {error}\n{:#?}",
+                arena.target.lines()
+            );
+        }
+    }
+    assert!(
+        arena.target.count(&["accept paused"]) >= 1,
+        "the node ran out of descriptors: {:#?}",
+        arena.target.lines()
+    );
+    set_nofile_limit(pid, &original);
+    assert!(
+        eventually(SHORT, || arena.target.count(&["accepting again"]) >= 1),
+        "{:#?}",
+        arena.target.lines()
+    );
+    arena.check_health("after the descriptors ran out");
+}

@@ -1,9 +1,11 @@
 //! A deterministic simulator of whole Micelio networks, in virtual time.
 //!
 //! Many [`micelio_core::node::Node`] state machines (and scripted [`adversary::Adversary`]
-//! peers) exchange real encrypted bytes through a modelled network: latency, bandwidth,
+//! peers) exchange their wire bytes through a modelled network: latency, bandwidth,
 //! connection resets, partitions and heals, crashes and restarts with the persisted peer
-//! table. No sockets, no sleeps, no threads: the whole run is a function of one `u64` seed, and
+//! table. The bytes are really encrypted and signed ([`Sim::new`]), or, for large networks,
+//! sealed and signed by the modeled suite ([`Sim::with_suite`] with
+//! [`micelio_core::suite::Suite::Modeled`]): same sizes, same decisions, a fraction of the cost. No sockets, no sleeps, no threads: the whole run is a function of one `u64` seed, and
 //! [`sim::Sim::trace_hash`] fingerprints every event so a replay can be checked bit for bit.
 //!
 //! Replay a failing run with `MICELIO_SIM_SEED=<seed> cargo test -p micelio-sim <test name>`.

@@ -30,6 +30,9 @@ pub const SIGNALS: Token = Token(2);
 const FIRST_CONN: usize = 16;
 /// TCP connect timeout (spec §9.1).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long accepting pauses after the process ran out of file descriptors (or memory for a
+/// socket): connections meanwhile wait in the kernel's listen backlog.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Bound on one read pass per connection before other sockets get their turn.
 const READ_BUDGET: usize = 4 * READ_CHUNK;
 
@@ -79,6 +82,9 @@ pub struct EventLoop {
     unread: BTreeSet<ConnId>,
     /// Returns free memory to the OS once the tables shrink (checked with each store flush).
     memory: MemoryReleaser,
+    /// Set when `accept` failed for lack of resources: the listener is edge-triggered, so the
+    /// connections left in its backlog raise no new event; they are accepted at this instant.
+    accept_retry_at: Option<Instant>,
 }
 
 impl EventLoop {
@@ -114,6 +120,7 @@ impl EventLoop {
             next_persist: now + PERSIST_PERIOD,
             read_buf: vec![0; READ_CHUNK],
             unread: BTreeSet::new(),
+            accept_retry_at: None,
             memory: MemoryReleaser::default(),
         })
     }
@@ -142,7 +149,9 @@ impl EventLoop {
             let wake_at = next.map_or(self.next_persist, |n| n.min(self.next_persist));
             let wait = self
                 .next_dial_deadline()
-                .map_or(wake_at, |d| d.min(wake_at));
+                .into_iter()
+                .chain(self.accept_retry_at)
+                .fold(wake_at, Instant::min);
             let timeout = if self.unread.is_empty() {
                 self.clock.until(wait)
             } else {
@@ -163,6 +172,14 @@ impl EventLoop {
             }
             for conn in std::mem::take(&mut self.unread) {
                 self.read_peer(conn);
+                self.process_outputs(app);
+            }
+            if self
+                .accept_retry_at
+                .is_some_and(|at| self.clock.now() >= at)
+            {
+                // Clears the pause when the backlog is drained, or renews it.
+                self.accept_all();
                 self.process_outputs(app);
             }
             self.expire_dials();
@@ -273,10 +290,20 @@ impl EventLoop {
                         },
                     );
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.accept_retry_at.take().is_some() {
+                        tracing::info!("accepting again");
+                    }
+                    return;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept error");
+                    // EMFILE, ENFILE, ENOBUFS, ENOMEM...: retry soon instead of waiting for
+                    // a new connection's edge, which may never come.
+                    if self.accept_retry_at.is_none() {
+                        tracing::warn!(error = %e, "accept paused");
+                    }
+                    self.accept_retry_at = Some(self.clock.now() + ACCEPT_RETRY);
                     return;
                 }
             }
