@@ -61,21 +61,21 @@ impl Node {
         let own = self.node_id();
         let unix = self.unix_now(now);
         for info in exchange.peers {
-            if let Some((id, key)) = self.repeats_known_record(&info, &own, unix) {
-                // Valid, and the table already holds exactly this: only the key ring may
-                // change (a gossip-learned key it had evicted comes back).
-                self.gossip.keys.insert(id, key, Trust::GossipLearned, now);
-                continue;
-            }
-            let table = &self.peers;
-            let known = |id: &NodeId| table.get(id).and_then(|r| r.public_key);
-            let (id, key) = match peers::validate_entry(info, &own, known) {
-                Ok(valid) => valid,
-                Err(reason) => {
-                    if reason == peers::RejectReason::MismatchedNodeId {
-                        tracing::warn!(peer = %from, "ignoring peer: mismatched node_id");
+            let (id, key) = match self.matches_known_record(&info, &own) {
+                // Valid: its address and key are those of a stored, shareable record.
+                Some(valid) => valid,
+                None => {
+                    let table = &self.peers;
+                    let known = |id: &NodeId| table.get(id).and_then(|r| r.public_key);
+                    match peers::validate_entry(info, &own, known) {
+                        Ok(valid) => valid,
+                        Err(reason) => {
+                            if reason == peers::RejectReason::MismatchedNodeId {
+                                tracing::warn!(peer = %from, "ignoring peer: mismatched node_id");
+                            }
+                            continue;
+                        }
                     }
-                    continue;
                 }
             };
             self.gossip.keys.insert(id, key, Trust::GossipLearned, now);
@@ -98,25 +98,23 @@ impl Node {
         }
     }
 
-    /// The id and key of an exchange entry that repeats a shareable record of the table
-    /// (same address and key, `last_seen` not newer): such an entry is valid (the record's
-    /// address and key were validated when it was stored) and its merge changes nothing, so
-    /// the address parsing, the key hash and the merge are skipped.
-    fn repeats_known_record(
+    /// The id and key of an exchange entry that names a shareable record of the table with
+    /// the same address and key: such an entry is valid (the record's address and key were
+    /// validated when it was stored), so the address parsing and the key hash are skipped;
+    /// the merge then only compares `last_seen`.
+    fn matches_known_record(
         &self,
         info: &PeerInfoRef<'_>,
         own: &NodeId,
-        now_unix: i64,
     ) -> Option<(NodeId, [u8; 32])> {
         let id = NodeId::parse(info.node_id)?;
         let record = self.peers.get_shareable(&id)?;
         let key = record.public_key?;
-        let unchanged = id != *own
+        let same = id != *own
             && info.reachable
             && record.addr == info.addr
-            && info.ed25519_pubkey == key
-            && peers::clamp_last_seen(info.last_seen).min(now_unix) <= record.last_seen;
-        unchanged.then_some((id, key))
+            && info.ed25519_pubkey == key;
+        same.then_some((id, key))
     }
 
     /// Builds the PeerExchange for `recipient` (spec §12.2) from borrowed entries and sends
