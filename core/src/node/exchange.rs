@@ -110,10 +110,8 @@ impl Node {
         let id = NodeId::parse(info.node_id)?;
         let record = self.peers.get_shareable(&id)?;
         let key = record.public_key?;
-        let same = id != *own
-            && info.reachable
-            && record.addr == info.addr
-            && info.ed25519_pubkey == key;
+        let same =
+            id != *own && info.reachable && record.addr == info.addr && info.ed25519_pubkey == key;
         same.then_some((id, key))
     }
 

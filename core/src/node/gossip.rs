@@ -136,11 +136,18 @@ pub struct Gossip {
 }
 
 impl Gossip {
-    /// An engine with the bounds of `config`, verifying under `suite`.
-    pub fn new(config: &NodeConfig, own: NodeId, own_key: [u8; 32], suite: Suite) -> Self {
+    /// An engine with the bounds of `config`, verifying under `suite`; `hash_seed` seeds the
+    /// key ring's index.
+    pub fn new(
+        config: &NodeConfig,
+        own: NodeId,
+        own_key: [u8; 32],
+        suite: Suite,
+        hash_seed: u64,
+    ) -> Self {
         Gossip {
             seen: SeenCache::new(config.seen_ttl, config.max_seen),
-            keys: KeyRing::with_suite(config.max_keys, suite),
+            keys: KeyRing::with_suite(config.max_keys, suite, hash_seed),
             limiter: RateLimiter::new(
                 config.rate_per_sec,
                 config.rate_burst,
@@ -443,7 +450,7 @@ mod tests {
             rate_burst: 6,
             ..NodeConfig::default()
         };
-        Gossip::new(&config, own.node_id(), *own.public_key(), own.suite())
+        Gossip::new(&config, own.node_id(), *own.public_key(), own.suite(), 0)
     }
 
     proptest! {

@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 
 use core::time::Duration;
 
+use super::id_map::{IdMap, id_map};
 use crate::identity::NodeId;
 use crate::suite::{PreparedKey, Suite};
 use crate::time::Instant;
@@ -61,7 +62,7 @@ pub struct KeyRing {
     capacity: usize,
     /// How keys are prepared for verification.
     suite: Suite,
-    entries: BTreeMap<NodeId, Entry>,
+    entries: IdMap<Entry>,
     /// seq → id of the directly verified entries, oldest first.
     direct: BTreeMap<u64, NodeId>,
     /// seq → id of the gossip-learned entries, least recently used first.
@@ -73,15 +74,15 @@ pub struct KeyRing {
 impl KeyRing {
     /// An empty ring holding at most `capacity` keys. A `capacity` of 0 is taken as 1.
     pub fn new(capacity: usize) -> Self {
-        Self::with_suite(capacity, Suite::Standard)
+        Self::with_suite(capacity, Suite::Standard, 0)
     }
 
-    /// [`KeyRing::new`] preparing keys for `suite`.
-    pub fn with_suite(capacity: usize, suite: Suite) -> Self {
+    /// [`KeyRing::new`] preparing keys for `suite`, its index hashed with `hash_seed`.
+    pub fn with_suite(capacity: usize, suite: Suite, hash_seed: u64) -> Self {
         KeyRing {
             capacity: capacity.max(1),
             suite,
-            entries: BTreeMap::new(),
+            entries: id_map(hash_seed),
             direct: BTreeMap::new(),
             gossip: BTreeMap::new(),
             next_seq: 0,

@@ -25,6 +25,7 @@ mod connections;
 mod discovery;
 mod exchange;
 mod gossip;
+mod id_map;
 mod io;
 pub mod keyring;
 pub mod peers;
@@ -241,11 +242,16 @@ impl Node {
         now: Instant,
         unix_now: i64,
     ) -> Self {
+        // The tables keyed by node id hash with secrets of their own, drawn from a separate
+        // stream of the seed (the node's random choices are unchanged).
+        let mut hashing = ChaCha20Rng::from_seed(seed);
+        hashing.set_stream(1);
         let gossip = Gossip::new(
             &config,
             identity.node_id(),
             *identity.public_key(),
             identity.suite(),
+            hashing.next_u64(),
         );
         let bootstrap = config
             .bootstrap
@@ -261,7 +267,7 @@ impl Node {
             })
             .collect();
         Node {
-            peers: PeerTable::new(config.max_known_peers),
+            peers: PeerTable::with_seed(config.max_known_peers, hashing.next_u64()),
             next_exchange: now + config.exchange_interval,
             next_discovery: now + config.discovery_interval,
             next_sweep: now + config.sweep_interval,
@@ -327,7 +333,7 @@ impl Node {
         self.slots.len() - self.admitted.len()
     }
 
-    /// The known-peer table.
+    /// The known-peer table, in no particular order.
     pub fn known_peers(&self) -> impl Iterator<Item = &PeerRecord> {
         self.peers.iter()
     }

@@ -1,7 +1,7 @@
 //! The known-peer table (spec §12.1-12.3, §12.7, §12.10): records, merge rule, back-off and a
 //! bound with eviction of the least recently seen record.
 
-use alloc::collections::{BTreeMap, BinaryHeap};
+use alloc::collections::BinaryHeap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cmp::Reverse;
@@ -12,6 +12,7 @@ use rand_core::RngCore;
 use micelio_proto::PeerInfoRef;
 
 use super::address::is_invalid_peer_addr;
+use super::id_map::{IdMap, id_map};
 use crate::identity::NodeId;
 
 /// One known peer, with the fields the reference persists.
@@ -159,7 +160,7 @@ struct Stored {
 /// The bounded table of known peers, keyed by node id.
 #[derive(Debug)]
 pub struct PeerTable {
-    records: BTreeMap<NodeId, Stored>,
+    records: IdMap<Stored>,
     /// (last_seen, id) of every record, oldest first, plus stale pairs left by updates: an
     /// update pushes the new pair instead of searching for the old one, an eviction skips
     /// pairs that no longer match their record, and the heap is rebuilt when stale pairs
@@ -174,8 +175,13 @@ pub struct PeerTable {
 impl PeerTable {
     /// An empty table holding at most `capacity` records.
     pub fn new(capacity: usize) -> Self {
+        Self::with_seed(capacity, 0)
+    }
+
+    /// [`PeerTable::new`] with its index hashed with `hash_seed`.
+    pub fn with_seed(capacity: usize, hash_seed: u64) -> Self {
         PeerTable {
-            records: BTreeMap::new(),
+            records: id_map(hash_seed),
             by_last_seen: BinaryHeap::new(),
             shareable: Vec::new(),
             capacity,
@@ -195,13 +201,13 @@ impl PeerTable {
             .map(|stored| &stored.record)
     }
 
-    /// Every record, in node-id order.
+    /// Every record, in no particular (but reproducible) order.
     pub fn iter(&self) -> impl Iterator<Item = &PeerRecord> {
         self.records.values().map(|stored| &stored.record)
     }
 
-    /// Every record discovery may dial ([`PeerRecord::is_dialable`]), in node-id order,
-    /// without parsing any address.
+    /// Every record discovery may dial ([`PeerRecord::is_dialable`]), in the order of
+    /// [`PeerTable::iter`], without parsing any address.
     pub fn iter_dialable(&self) -> impl Iterator<Item = &PeerRecord> {
         self.records
             .values()
@@ -262,8 +268,8 @@ impl PeerTable {
         if let Some(old) = self.records.get(&record.node_id) {
             slot = old.shareable_slot;
         } else if self.capacity > 0 && self.records.len() >= self.capacity {
-            match self.least_recently_seen(|id| !protected(id) && *id != record.node_id) {
-                Some(victim) => {
+            match self.oldest(|id| !protected(id) && *id != record.node_id) {
+                Some((_, victim)) => {
                     self.remove(&victim);
                     evicted = Some(victim);
                 }
@@ -318,8 +324,9 @@ impl PeerTable {
         }
     }
 
-    /// The least recently seen record for which `eligible` holds (ties: smallest id).
-    fn least_recently_seen(&mut self, eligible: impl Fn(&NodeId) -> bool) -> Option<NodeId> {
+    /// The `(last_seen, id)` of the least recently seen record for which `eligible` holds
+    /// (ties: smallest id). Stale pairs met on the way are dropped; the rest stay.
+    fn oldest(&mut self, eligible: impl Fn(&NodeId) -> bool) -> Option<(i64, NodeId)> {
         let mut kept = Vec::new();
         let mut found = None;
         while let Some(Reverse((last_seen, id))) = self.by_last_seen.pop() {
@@ -330,11 +337,11 @@ impl PeerTable {
             if !current {
                 continue;
             }
+            kept.push(Reverse((last_seen, id)));
             if eligible(&id) {
-                found = Some(id);
+                found = Some((last_seen, id));
                 break;
             }
-            kept.push(Reverse((last_seen, id)));
         }
         self.by_last_seen.extend(kept);
         found
@@ -371,6 +378,16 @@ impl PeerTable {
     ) -> (Merge, Option<NodeId>) {
         let info = info.into();
         let last_seen = clamp_last_seen(info.last_seen).min(now_unix);
+        let full = self.capacity > 0 && self.records.len() >= self.capacity;
+        if full && !self.records.contains_key(&node_id) {
+            // A full table takes a new record only in place of an older one: an entry last
+            // seen no later than every evictable record would push out fresher knowledge
+            // (and, passed on by the next exchange, come back to churn the table again).
+            let oldest = self.oldest(|id| !protected(id) && *id != node_id);
+            if oldest.is_none_or(|(oldest_seen, _)| oldest_seen >= last_seen) {
+                return (Merge::Unchanged, None);
+            }
+        }
         let Some(stored) = self.records.get_mut(&node_id) else {
             let record = PeerRecord {
                 node_id,
@@ -552,7 +569,7 @@ mod tests {
     }
 
     #[test]
-    fn full_table_evicts_least_recently_seen_unprotected() {
+    fn full_table_trades_its_least_recently_seen_unprotected_record_for_a_fresher_one() {
         let mut table = PeerTable::new(3);
         let ids: Vec<Identity> = (1..=4).map(|i| Identity::from_seed(&[i; 32])).collect();
         for (i, peer) in ids.iter().take(3).enumerate() {
@@ -561,9 +578,15 @@ mod tests {
             table.merge(id, key, &entry, i64::MAX, |_| false);
         }
         let protected = ids[0].node_id();
-        let entry = info(&ids[3], "10.0.0.1:4000", 5);
-        let (id, key) = validate_entry(&entry, &own(), |_| None).unwrap();
-        let (outcome, evicted) = table.merge(id, key, &entry, i64::MAX, |n| *n == protected);
+        // Last seen before every evictable record (11 and 12): not worth a place.
+        let stale = info(&ids[3], "10.0.0.1:4000", 11);
+        let (id, key) = validate_entry(&stale, &own(), |_| None).unwrap();
+        let (outcome, evicted) = table.merge(id, key, &stale, i64::MAX, |n| *n == protected);
+        assert_eq!((outcome, evicted), (Merge::Unchanged, None));
+        assert!(table.get(&id).is_none());
+        // Fresher than the oldest evictable record (ids[1] at 11; ids[0] at 10 is protected).
+        let fresh = info(&ids[3], "10.0.0.1:4000", 20);
+        let (outcome, evicted) = table.merge(id, key, &fresh, i64::MAX, |n| *n == protected);
         assert_eq!(outcome, Merge::Created);
         assert_eq!(evicted, Some(ids[1].node_id()));
         assert_eq!(table.len(), 3);
@@ -681,7 +704,27 @@ mod tests {
                     Op::Merge { who, addr_ok, last_seen } => {
                         let person = &people[who as usize];
                         let entry = info(person, addr(addr_ok), last_seen);
-                        table.merge(person.node_id(), *person.public_key(), &entry, 40, |_| false);
+                        let new_into_full = capacity > 0
+                            && table.len() >= capacity
+                            && table.get(&person.node_id()).is_none();
+                        let oldest = table.iter().map(|r| (r.last_seen, r.node_id)).min();
+                        let (outcome, evicted) = table.merge(
+                            person.node_id(), *person.public_key(), &entry, 40, |_| false,
+                        );
+                        if new_into_full {
+                            // Stored only in place of an older record, which goes.
+                            let fresher = oldest.filter(|(seen, _)| *seen < (last_seen as i64).min(40));
+                            match fresher {
+                                Some((_, victim)) => {
+                                    proptest::prop_assert_eq!(outcome, Merge::Created);
+                                    proptest::prop_assert_eq!(evicted, Some(victim));
+                                }
+                                None => {
+                                    proptest::prop_assert_eq!((outcome, evicted), (Merge::Unchanged, None));
+                                    proptest::prop_assert!(table.get(&person.node_id()).is_none());
+                                }
+                            }
+                        }
                     }
                     Op::Remove { who } => {
                         table.remove(&people[who as usize].node_id());
