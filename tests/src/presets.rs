@@ -15,6 +15,16 @@ pub fn quick_discovery() -> NodeConfig {
     }
 }
 
+/// Exchange every 5 s, discovery every 2 s: a 40-node network meshes in about 30 s of virtual
+/// time with the reference's other settings.
+pub fn brisk_discovery() -> NodeConfig {
+    NodeConfig {
+        exchange_interval: Duration::from_secs(5),
+        discovery_interval: Duration::from_secs(2),
+        ..NodeConfig::default()
+    }
+}
+
 /// Exchange and discovery effectively off: only the exchange sent at admission happens, so
 /// topologies stay as built.
 pub fn no_discovery() -> NodeConfig {

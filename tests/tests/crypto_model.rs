@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use micelio_core::node::NodeConfig;
 use micelio_core::suite::Suite;
+use micelio_sim::presets::brisk_discovery;
 use micelio_sim::{HostId, NetworkConfig, NodeSpec, Report, Sim, seed_from_env};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -14,11 +14,7 @@ use rand_core::{RngCore, SeedableRng};
 fn run(seed: u64, suite: Suite) -> (Report, u64, Vec<usize>) {
     let mut sim = Sim::with_suite(seed, NetworkConfig::default(), suite);
     let mut choice = ChaCha20Rng::seed_from_u64(seed);
-    let config = NodeConfig {
-        exchange_interval: Duration::from_secs(5),
-        discovery_interval: Duration::from_secs(2),
-        ..NodeConfig::default()
-    };
+    let config = brisk_discovery();
     let mut hosts: Vec<HostId> = Vec::new();
     for i in 0..40 {
         let bootstrap = if i == 0 {

@@ -19,7 +19,7 @@ use micelio_core::identity::{Identity, NodeId};
 use micelio_core::node::address::is_invalid_peer_addr;
 use micelio_core::node::{GossipStats, NodeConfig, NodeEvent, PeerRecord};
 use micelio_core::proto::{self, ChatMessage, Envelope, PeerExchange, PeerInfo};
-use micelio_sim::presets::{no_discovery, quick_discovery};
+use micelio_sim::presets::{brisk_discovery, no_discovery, quick_discovery};
 use micelio_sim::{HostId, NetworkConfig, NodeSpec, Sim, seed_from_env};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -1134,11 +1134,7 @@ fn network_run(seed: u64, adversaries: bool) -> (micelio_sim::Report, Sim, Vec<H
     // the same honest choices.
     let mut choice = ChaCha20Rng::seed_from_u64(seed ^ 0x40);
     let mut hostile = ChaCha20Rng::seed_from_u64(seed ^ 0x666);
-    let config = NodeConfig {
-        exchange_interval: Duration::from_secs(5),
-        discovery_interval: Duration::from_secs(2),
-        ..NodeConfig::default()
-    };
+    let config = brisk_discovery();
     let mut hosts: Vec<HostId> = Vec::new();
     for i in 0..40 {
         let mut bootstrap: Vec<HostId> = if i == 0 {
