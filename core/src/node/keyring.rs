@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use core::time::Duration;
 
-use super::id_map::{IdMap, id_map};
+use super::id_map::{IdMap, id_map, shrink_if_sparse};
 use crate::identity::NodeId;
 use crate::suite::{PreparedKey, Suite};
 use crate::time::Instant;
@@ -163,6 +163,7 @@ impl KeyRing {
             self.entries.remove(&id);
             dropped += 1;
         }
+        shrink_if_sparse(&mut self.entries);
         dropped
     }
 
@@ -501,6 +502,33 @@ mod tests {
             ring.get(&id(1)),
             Some((key(1), Trust::DirectlyVerified)),
             "directly verified keys never expire"
+        );
+        assert_consistent(&ring);
+    }
+
+    #[test]
+    fn a_sweep_that_empties_the_ring_gives_its_room_back() {
+        let mut ring = KeyRing::new(8_192);
+        for n in 0..5_000u32 {
+            let mut bytes = [0u8; 32];
+            bytes[..4].copy_from_slice(&n.to_le_bytes());
+            ring.insert(
+                NodeId::from_public_key(&bytes),
+                bytes,
+                Trust::GossipLearned,
+                T0,
+            );
+        }
+        let full = ring.entries.capacity();
+        assert!(full >= 5_000);
+        assert_eq!(
+            ring.sweep(Instant::from_secs(1_000), Duration::from_secs(300)),
+            5_000
+        );
+        assert!(
+            ring.entries.capacity() < 128,
+            "{} of {full}",
+            ring.entries.capacity()
         );
         assert_consistent(&ring);
     }

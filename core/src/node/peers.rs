@@ -12,7 +12,7 @@ use rand_core::RngCore;
 use micelio_proto::PeerInfoRef;
 
 use super::address::is_invalid_peer_addr;
-use super::id_map::{IdMap, id_map};
+use super::id_map::{IdMap, id_map, shrink_if_sparse};
 use crate::identity::NodeId;
 
 /// One known peer, with the fields the reference persists.
@@ -304,6 +304,7 @@ impl PeerTable {
     /// Removes the record of `node_id`.
     pub fn remove(&mut self, node_id: &NodeId) -> Option<PeerRecord> {
         let stored = self.records.remove(node_id)?;
+        shrink_if_sparse(&mut self.records);
         if let Some(slot) = stored.shareable_slot {
             self.unshare(slot);
         }
@@ -356,6 +357,9 @@ impl PeerTable {
     /// Takes the id at `slot` out of the shareable list (the last id moves into its place).
     fn unshare(&mut self, slot: usize) {
         self.shareable.swap_remove(slot);
+        if self.shareable.capacity() > 4 * self.shareable.len() + 64 {
+            self.shareable.shrink_to(2 * self.shareable.len());
+        }
         if let Some(moved) = self.shareable.get(slot) {
             if let Some(stored) = self.records.get_mut(moved) {
                 stored.shareable_slot = Some(slot);
