@@ -111,15 +111,16 @@ impl Node {
             let Some(event) = slot.connection.poll_event() else {
                 break;
             };
-            if let (Event::Envelope(envelope), Some(from)) = (&event, slot.peer) {
-                if envelope.msg_type != msg_type::PEER_EXCHANGE {
-                    if let Event::Envelope(envelope) = event {
-                        gossip.push(envelope);
-                        gossip_from = Some(from);
-                    }
+            let event = match (event, slot.peer) {
+                (Event::Envelope(envelope), Some(from))
+                    if envelope.msg_type != msg_type::PEER_EXCHANGE =>
+                {
+                    gossip.push(envelope);
+                    gossip_from = Some(from);
                     continue;
                 }
-            }
+                (event, _) => event,
+            };
             if let Some(from) = gossip_from.take() {
                 self.on_gossip_batch(now, from, core::mem::take(&mut gossip));
             }

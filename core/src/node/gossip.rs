@@ -127,10 +127,9 @@ pub struct Gossip {
     seen_min_age: core::time::Duration,
     /// Gossip-learned keys unused this long are dropped at the sweep.
     key_idle_ttl: core::time::Duration,
-    /// This node's own id and key, kept outside the bounded ring so they are never evicted.
-    own: (NodeId, [u8; 32]),
-    /// The own key, prepared once.
-    own_key: PreparedKey,
+    /// This node's own id and key (prepared once), kept outside the bounded ring so they are
+    /// never evicted.
+    own: (NodeId, PreparedKey),
     /// The suite signatures are verified under (the node's own).
     suite: Suite,
 }
@@ -159,8 +158,7 @@ impl Gossip {
             max_id_len: config.max_gossip_id_len,
             seen_min_age: config.seen_min_age,
             key_idle_ttl: config.key_idle_ttl,
-            own: (own, own_key),
-            own_key: suite.prepare_key(&own_key),
+            own: (own, suite.prepare_key(&own_key)),
             suite,
         }
     }
@@ -314,7 +312,7 @@ impl Gossip {
     /// The prepared key a pending envelope is verified with.
     fn key_of<'a>(&'a self, pending: &'a Pending) -> Option<&'a PreparedKey> {
         match &pending.key {
-            KeySource::Own => Some(&self.own_key),
+            KeySource::Own => Some(&self.own.1),
             KeySource::Ring => self.keys.prepared_key(&pending.sender),
             KeySource::Carried(key) => Some(key),
         }

@@ -21,13 +21,11 @@ impl Node {
     /// verification ([`super::gossip::Gossip::accept_batch`]), then delivered and relayed in
     /// order, exactly as one by one.
     pub(super) fn on_gossip_batch(&mut self, now: Instant, from: NodeId, batch: Vec<Envelope>) {
-        if batch.len() == 1 {
-            for envelope in batch {
-                self.on_gossip(now, from, envelope);
-            }
-            return;
-        }
-        let results = self.gossip.accept_batch(now, &batch);
+        let results = match batch.as_slice() {
+            // Alone: no batch, no copy of the sender's key.
+            [envelope] => alloc::vec![self.gossip.accept(now, envelope)],
+            _ => self.gossip.accept_batch(now, &batch),
+        };
         for (envelope, result) in batch.into_iter().zip(results) {
             self.after_checks(now, from, envelope, result);
         }
