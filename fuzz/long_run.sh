@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 LONG_SECONDS=${LONG_SECONDS:-1800}
 LONG_JOBS=${LONG_JOBS:-2}
-read -r -a targets <<< "${LONG_TARGETS:-frame_decoder record_decoder envelope_verify connection_responder connection_established node_inputs}"
+read -r -a targets <<< "${LONG_TARGETS:-frame_decoder record_decoder envelope_verify exchange_decoder connection_responder connection_established node_inputs}"
 export RUSTC_WRAPPER=$PWD/fuzz/rustc-wrapper.sh
 triple=$(rustc +nightly -vV | sed -n 's/^host: //p')
 bin_dir=fuzz/target/$triple/release
