@@ -215,13 +215,6 @@ impl PeerTable {
             .map(|stored| &stored.record)
     }
 
-    /// Every record, most recently seen first (sorted on each call).
-    pub fn iter_recent(&self) -> impl Iterator<Item = &PeerRecord> {
-        let mut records: Vec<&PeerRecord> = self.iter().collect();
-        records.sort_by_key(|r| Reverse((r.last_seen, r.node_id)));
-        records.into_iter()
-    }
-
     /// Number of records.
     pub fn len(&self) -> usize {
         self.records.len()

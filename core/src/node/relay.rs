@@ -20,12 +20,15 @@ impl Node {
     /// Gossip envelopes that arrived together from `from`: checked with one batch
     /// verification ([`super::gossip::Gossip::accept_batch`]), then delivered and relayed in
     /// order, exactly as one by one.
-    pub(super) fn on_gossip_batch(&mut self, now: Instant, from: NodeId, batch: Vec<Envelope>) {
-        let results = match batch.as_slice() {
+    pub(super) fn on_gossip_batch(&mut self, now: Instant, from: NodeId, mut batch: Vec<Envelope>) {
+        if batch.len() == 1 {
             // Alone: no batch, no copy of the sender's key.
-            [envelope] => alloc::vec![self.gossip.accept(now, envelope)],
-            _ => self.gossip.accept_batch(now, &batch),
-        };
+            if let Some(envelope) = batch.pop() {
+                self.on_gossip(now, from, envelope);
+            }
+            return;
+        }
+        let results = self.gossip.accept_batch(now, &batch);
         for (envelope, result) in batch.into_iter().zip(results) {
             self.after_checks(now, from, envelope, result);
         }

@@ -77,16 +77,6 @@ impl Suite {
         }
     }
 
-    /// [`Suite::verify_prepared`] with a raw key.
-    pub fn verify(
-        self,
-        key: &[u8; KEY_LEN],
-        message: &[u8],
-        signature: &[u8; SIGNATURE_LEN],
-    ) -> bool {
-        self.verify_prepared(&self.prepare_key(key), message, signature)
-    }
-
     /// The Noise static public key bound to an ED25519 public key (spec §3.2): for the
     /// standard suite, the X25519 form of the same point.
     pub fn x25519_binding(self, public_key: &[u8]) -> Result<[u8; KEY_LEN], KeyConversionError> {
