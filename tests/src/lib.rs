@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod network;
 pub mod presets;
 pub mod sim;
+pub mod store;
 pub mod trace;
 
 pub use metrics::Report;

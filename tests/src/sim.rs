@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::time::Duration;
 
 use micelio_core::identity::{Identity, NodeId};
-use micelio_core::node::{ConnId, DialId, Input, Node, NodeConfig, NodeEvent, Output, PeerRecord};
+use micelio_core::node::{ConnId, DialId, Input, Node, NodeConfig, NodeEvent, Output};
 use micelio_core::suite::Suite;
 use micelio_core::time::Instant;
 use rand_chacha::ChaCha20Rng;
@@ -14,6 +14,7 @@ use rand_core::{RngCore, SeedableRng};
 use crate::adversary::Adversary;
 use crate::metrics::{Metrics, Report};
 use crate::network::{NetworkConfig, Partition};
+use crate::store::PeerStore;
 use crate::trace::TraceHash;
 
 /// A host's index in the simulation.
@@ -80,7 +81,7 @@ pub struct Host {
     /// How it was created (for restarts).
     pub spec: Option<NodeSpec>,
     /// The persisted peer table, as the runtime's store would hold it.
-    pub store: BTreeMap<NodeId, PeerRecord>,
+    pub store: PeerStore,
     /// Everything its application was told, with the time.
     pub events: Vec<(Instant, NodeEvent)>,
     wake: Option<Instant>,
@@ -277,7 +278,7 @@ impl Sim {
             listening: spec.listening,
             identity_seed,
             spec: Some(spec),
-            store: BTreeMap::new(),
+            store: PeerStore::new(),
             events: Vec::new(),
             wake: None,
         });
@@ -304,7 +305,7 @@ impl Sim {
             listening: false,
             identity_seed,
             spec: None,
-            store: BTreeMap::new(),
+            store: PeerStore::new(),
             events: Vec::new(),
             wake: None,
         });
@@ -337,7 +338,7 @@ impl Sim {
         let identity = self.identity(host);
         let unix = UNIX_EPOCH_AT_START + self.now.as_nanos() as i64 / 1_000_000_000;
         let mut node = Node::new(config, identity, seed, self.now, unix);
-        node.load_peers(self.hosts[host].store.values().cloned());
+        node.load_peers(self.hosts[host].store.records().into_values());
         self.hosts[host].actor = Some(Actor::Node(Box::new(node)));
     }
 
@@ -585,10 +586,10 @@ impl Sim {
                 Output::Close { conn } => self.close(conn),
                 Output::PersistPeer(record) => {
                     self.metrics.persist_writes += 1;
-                    self.hosts[host].store.insert(record.node_id, record);
+                    self.hosts[host].store.put(record);
                 }
                 Output::ForgetPeer(id) => {
-                    self.hosts[host].store.remove(&id);
+                    self.hosts[host].store.remove(id);
                 }
                 Output::Event(event) => self.record_event(host, event),
             }

@@ -331,7 +331,7 @@ fn crash_in_a_mesh(seed: u64) -> (Sim, Vec<HostId>, HostId, usize) {
     sim.run_for(Duration::from_secs(30));
     assert_eq!(peer_ids(&sim, victim).len(), 5, "meshed (seed {seed})");
     // The store holds a dialable record of every other node.
-    let stored = &sim.hosts[victim].store;
+    let stored = sim.hosts[victim].store.records();
     for &h in hosts.iter().filter(|&&h| h != victim) {
         let record = stored
             .get(&sim.node_id(h))

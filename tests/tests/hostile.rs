@@ -872,7 +872,7 @@ fn poisoned_peer_exchange_stores_only_valid_entries() {
         assert!(record.addr.is_empty() || !is_invalid_peer_addr(&record.addr));
     }
     // What the runtime persisted is the table, nothing more.
-    let stored: BTreeSet<NodeId> = sim.hosts[target].store.keys().copied().collect();
+    let stored: BTreeSet<NodeId> = sim.hosts[target].store.records().into_keys().collect();
     let in_table: BTreeSet<NodeId> = table.iter().map(|r| r.node_id).collect();
     assert_eq!(stored, in_table);
     // PeerExchange is point to point: the other nodes learned nothing.

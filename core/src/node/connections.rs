@@ -74,6 +74,7 @@ impl Node {
             String::from(remote_addr),
         );
         self.slots.insert(conn, slot);
+        self.lower_deadline_floor(conn);
     }
 
     pub(super) fn on_connected(&mut self, now: Instant, dial: DialId, conn: ConnId) {
@@ -143,6 +144,7 @@ impl Node {
             self.on_gossip_batch(now, from, gossip);
         }
         self.drain_transmits(conn);
+        self.lower_deadline_floor(conn);
     }
 
     pub(super) fn drain_transmits(&mut self, conn: ConnId) {

@@ -228,6 +228,10 @@ pub struct Node {
     next_exchange: Instant,
     next_discovery: Instant,
     next_sweep: Instant,
+    /// No connection has a deadline earlier than this (`None`: none has one). Lowered when a
+    /// connection may have gained an earlier deadline, made exact by each scan of the
+    /// connections: a wake-up scans them only when one may be due.
+    conn_deadline_floor: Option<Instant>,
     outputs: VecDeque<Output>,
     shut_down: bool,
 }
@@ -271,6 +275,7 @@ impl Node {
             next_exchange: now + config.exchange_interval,
             next_discovery: now + config.discovery_interval,
             next_sweep: now + config.sweep_interval,
+            conn_deadline_floor: None,
             config,
             identity,
             rng: ChaCha20Rng::from_seed(seed),
@@ -425,6 +430,7 @@ impl Node {
                     if since.is_none() {
                         self.drain_transmits(conn);
                     }
+                    self.lower_deadline_floor(conn);
                 }
             }
         }
@@ -539,10 +545,15 @@ impl Node {
             .next_exchange
             .min(self.next_discovery)
             .min(self.next_sweep);
-        for slot in self.slots.values() {
-            if let Some(at) = slot.connection.poll_timeout() {
-                next = next.min(at);
-            }
+        debug_assert!(
+            self.slots
+                .values()
+                .filter_map(|slot| slot.connection.poll_timeout())
+                .all(|at| self.conn_deadline_floor.is_some_and(|floor| floor <= at)),
+            "a connection deadline earlier than the floor"
+        );
+        if let Some(at) = self.conn_deadline_floor {
+            next = next.min(at);
         }
         for dialer in &self.bootstrap {
             if let Some(at) = dialer.due() {
@@ -556,6 +567,20 @@ impl Node {
     }
 
     // ----- timers: dialing, discovery, exchange, sweeps -----
+
+    /// Takes `conn`'s deadline into [`Node::conn_deadline_floor`]. Called after anything that
+    /// can give a connection an earlier deadline: its creation, input, a timeout, a phase
+    /// change or a write block (sending only moves deadlines later).
+    pub(super) fn lower_deadline_floor(&mut self, conn: ConnId) {
+        let Some(at) = self
+            .slots
+            .get(&conn)
+            .and_then(|s| s.connection.poll_timeout())
+        else {
+            return;
+        };
+        self.conn_deadline_floor = Some(self.conn_deadline_floor.map_or(at, |f| f.min(at)));
+    }
 
     fn unix_now(&self, now: Instant) -> i64 {
         let elapsed = now.saturating_duration_since(self.clock_origin).as_secs();
@@ -575,17 +600,24 @@ impl Node {
         if self.shut_down {
             return;
         }
-        let due: Vec<ConnId> = self
-            .slots
-            .iter()
-            .filter(|(_, s)| s.connection.poll_timeout().is_some_and(|at| at <= now))
-            .map(|(conn, _)| *conn)
-            .collect();
-        for conn in due {
-            if let Some(slot) = self.slots.get_mut(&conn) {
-                slot.connection.handle_timeout(now);
+        if self.conn_deadline_floor.is_some_and(|floor| floor <= now) {
+            let due: Vec<ConnId> = self
+                .slots
+                .iter()
+                .filter(|(_, s)| s.connection.poll_timeout().is_some_and(|at| at <= now))
+                .map(|(conn, _)| *conn)
+                .collect();
+            for conn in due {
+                if let Some(slot) = self.slots.get_mut(&conn) {
+                    slot.connection.handle_timeout(now);
+                }
+                self.pump(now, conn);
             }
-            self.pump(now, conn);
+            self.conn_deadline_floor = self
+                .slots
+                .values()
+                .filter_map(|slot| slot.connection.poll_timeout())
+                .min();
         }
         for index in 0..self.bootstrap.len() {
             if self.bootstrap[index].due().is_some_and(|at| at <= now) {

@@ -164,8 +164,11 @@ pub struct PeerTable {
     /// (last_seen, id) of every record, oldest first, plus stale pairs left by updates: an
     /// update pushes the new pair instead of searching for the old one, an eviction skips
     /// pairs that no longer match their record, and the heap is rebuilt when stale pairs
-    /// outnumber the records.
+    /// outnumber the records. Empty and not kept up to date until the first eviction is
+    /// needed ([`PeerTable::recency_tracked`]): a table that never fills never pays for it.
     by_last_seen: BinaryHeap<Reverse<(i64, NodeId)>>,
+    /// True once [`PeerTable::by_last_seen`] was built (the table was full once).
+    recency_tracked: bool,
     /// Ids of the shareable records, in no particular order: an exchange samples it without
     /// scanning (and re-validating the address of) every record.
     shareable: Vec<NodeId>,
@@ -183,6 +186,7 @@ impl PeerTable {
         PeerTable {
             records: id_map(hash_seed),
             by_last_seen: BinaryHeap::new(),
+            recency_tracked: false,
             shareable: Vec::new(),
             capacity,
         }
@@ -306,21 +310,33 @@ impl PeerTable {
 
     /// Records that `id` was last seen at `last_seen` (see [`PeerTable::by_last_seen`]).
     fn note_last_seen(&mut self, last_seen: i64, id: NodeId) {
+        if !self.recency_tracked {
+            return;
+        }
         self.by_last_seen.push(Reverse((last_seen, id)));
         if self.by_last_seen.len() > 2 * self.records.len() + 64 {
-            self.by_last_seen = self
-                .records
-                .values()
-                .map(|s| Reverse((s.record.last_seen, s.record.node_id)))
-                .collect();
+            self.rebuild_recency();
             // The caller's record may not be stored yet.
             self.by_last_seen.push(Reverse((last_seen, id)));
         }
     }
 
+    /// Rebuilds [`PeerTable::by_last_seen`] from the records, without stale pairs.
+    fn rebuild_recency(&mut self) {
+        self.by_last_seen = self
+            .records
+            .values()
+            .map(|s| Reverse((s.record.last_seen, s.record.node_id)))
+            .collect();
+    }
+
     /// The `(last_seen, id)` of the least recently seen record for which `eligible` holds
     /// (ties: smallest id). Stale pairs met on the way are dropped; the rest stay.
     fn oldest(&mut self, eligible: impl Fn(&NodeId) -> bool) -> Option<(i64, NodeId)> {
+        if !self.recency_tracked {
+            self.rebuild_recency();
+            self.recency_tracked = true;
+        }
         let mut kept = Vec::new();
         let mut found = None;
         while let Some(Reverse((last_seen, id))) = self.by_last_seen.pop() {
