@@ -61,7 +61,7 @@ impl PeerStore {
             return;
         }
         // Stable: writes of one id stay in order, so the last one ends each run of equal ids.
-        self.log.sort_by(|a, b| a.0.cmp(&b.0));
+        self.log.sort_by_key(|write| write.0);
         let mut kept: Vec<(NodeId, Option<PeerRecord>)> = Vec::with_capacity(self.log.len() / 2);
         for write in self.log.drain(..) {
             match kept.last_mut() {
