@@ -54,22 +54,28 @@ impl PeerStore {
         self.log.len()
     }
 
-    /// Keeps the log within twice its live size (and at least [`MIN_COMPACTION`]): the last
-    /// write of each id survives, forgotten ids disappear.
+    /// Keeps the log within four times its live size (and at least [`MIN_COMPACTION`]): the
+    /// last write of each id survives, forgotten ids disappear. Only positions are sorted,
+    /// so no record moves more than once.
     fn compact_if_long(&mut self) {
-        if self.log.len() < MIN_COMPACTION.max(2 * self.compacted_len) {
+        if self.log.len() < MIN_COMPACTION.max(4 * self.compacted_len) {
             return;
         }
-        // Stable: writes of one id stay in order, so the last one ends each run of equal ids.
-        self.log.sort_by_key(|write| write.0);
+        let mut order: Vec<u32> = (0..self.log.len() as u32).collect();
+        // Ties by position: the last write of an id ends its run.
+        order.sort_unstable_by_key(|&i| (self.log[i as usize].0, i));
         let mut kept: Vec<(NodeId, Option<PeerRecord>)> = Vec::with_capacity(self.log.len() / 2);
-        for write in self.log.drain(..) {
-            match kept.last_mut() {
-                Some(last) if last.0 == write.0 => *last = write,
-                _ => kept.push(write),
+        for (k, &i) in order.iter().enumerate() {
+            let last_of_id = order
+                .get(k + 1)
+                .is_none_or(|&next| self.log[next as usize].0 != self.log[i as usize].0);
+            if last_of_id {
+                let write = &mut self.log[i as usize];
+                if let Some(record) = write.1.take() {
+                    kept.push((write.0, Some(record)));
+                }
             }
         }
-        kept.retain(|(_, record)| record.is_some());
         self.log = kept;
         self.compacted_len = self.log.len();
     }
@@ -118,7 +124,7 @@ mod tests {
                 model.insert(r.node_id, r.clone());
                 store.put(r);
             }
-            assert!(store.log_len() <= MIN_COMPACTION.max(2 * 50) + 1);
+            assert!(store.log_len() <= MIN_COMPACTION.max(4 * 50) + 1);
         }
         assert_eq!(store.records(), model);
     }
