@@ -61,8 +61,17 @@ pub mod msg_type {
     pub const KEEPALIVE: u32 = 5;
     /// First type of the range the reference reserves for the core protocol (6–99).
     pub const CORE_RESERVED_FIRST: u32 = 6;
+    /// Extension of this implementation: eager/lazy dissemination control, point to point
+    /// between nodes that announced it (docs/extensions.md). Never sent to reference nodes.
+    pub const TREE_CONTROL: u32 = 10;
     /// First type of the range the reference reserves for plugins.
     pub const PLUGIN_FIRST: u32 = 1000;
+
+    /// True for the types of this implementation's extensions (point to point, never relayed
+    /// to a node that did not announce them).
+    pub const fn is_extension(msg_type: u32) -> bool {
+        msg_type == TREE_CONTROL
+    }
 
     /// True for every type the gossip engine handles: all except 1, 2, 4 and 5.
     pub const fn is_gossip(msg_type: u32) -> bool {

@@ -82,6 +82,7 @@ fn initiator_local() -> LocalHello {
     LocalHello {
         tags: Vec::new(),
         listen_addr: String::new(),
+        capabilities: String::new(),
     }
 }
 
@@ -89,6 +90,7 @@ fn responder_local() -> LocalHello {
     LocalHello {
         tags: vec!["relay".to_owned(), "eu-west".to_owned()],
         listen_addr: RESPONDER_ADDR.to_owned(),
+        capabilities: String::new(),
     }
 }
 
@@ -122,6 +124,7 @@ fn bob_as_peer() -> PeerIdentity {
         public_key: *bob.public_key(),
         reachable: true,
         listen_addr: RESPONDER_ADDR.to_owned(),
+        version: String::from("0.1.0"),
     }
 }
 
@@ -133,6 +136,7 @@ fn alice_as_peer() -> PeerIdentity {
         public_key: *alice.public_key(),
         reachable: false,
         listen_addr: String::new(),
+        version: String::from("0.1.0"),
     }
 }
 
@@ -690,6 +694,7 @@ fn raw_initiator_with_an_honest_hello_is_accepted() {
         public_key: *mallory.public_key(),
         reachable: false,
         listen_addr: String::new(),
+        version: String::from("0.1.0"),
     };
     assert_eq!(
         drain_events(&mut responder),

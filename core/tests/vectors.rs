@@ -479,6 +479,7 @@ fn connection_pair_reproduces_reference_transcript() {
             .map(text)
             .collect(),
         listen_addr: text(&hello_a["listen_addr"]),
+        capabilities: String::new(),
     };
     let hello_b = &v["peer_hello_ack"]["peer_hello_ack"];
     let local_b = LocalHello {
@@ -489,6 +490,7 @@ fn connection_pair_reproduces_reference_transcript() {
             .map(text)
             .collect(),
         listen_addr: text(&hello_b["listen_addr"]),
+        capabilities: String::new(),
     };
     let mut rng_a = ScriptedRng::new(&[
         &bytes(&n["initiator_ephemeral_private_hex"]),

@@ -51,6 +51,7 @@ impl Victim {
         let local = LocalHello {
             tags: vec!["fuzz".into()],
             listen_addr: "10.0.0.1:4000".into(),
+            capabilities: String::new(),
         };
         let conn = Connection::new(role, config.clone(), identity, local, now, rng);
         Victim {

@@ -13,7 +13,7 @@ extern crate alloc;
 mod generated;
 
 pub use generated::micelio::{
-    ChatMessage, Envelope, PeerExchange, PeerHello, PeerHelloAck, PeerInfo,
+    ChatMessage, Envelope, PeerExchange, PeerHello, PeerHelloAck, PeerInfo, TreeControl,
 };
 pub use quick_protobuf::Error as DecodeError;
 
@@ -72,7 +72,14 @@ macro_rules! flat_decode {
     )*};
 }
 
-flat_decode!(Envelope, ChatMessage, PeerHello, PeerHelloAck, PeerInfo);
+flat_decode!(
+    Envelope,
+    ChatMessage,
+    PeerHello,
+    PeerHelloAck,
+    PeerInfo,
+    TreeControl
+);
 
 impl Decode for PeerExchange {
     /// Each `PeerInfo` is decoded from its own slice. The generated reader bounds a nested

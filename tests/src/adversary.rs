@@ -110,6 +110,7 @@ impl Adversary {
                     let hello = LocalHello {
                         tags: Vec::new(),
                         listen_addr: self.announced_addr.clone(),
+                        capabilities: String::new(),
                     };
                     let c = Connection::new(
                         Role::Initiator,

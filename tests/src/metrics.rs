@@ -55,6 +55,13 @@ pub struct Report {
     pub bytes_per_node: f64,
     /// Admitted connections per host at the end: average, min, max.
     pub connections: (f64, usize, usize),
+    /// Gossip envelope bytes sent per host (payload copies: originated, relayed, pushed,
+    /// served).
+    pub gossip_bytes_per_node: f64,
+    /// Dissemination-extension control bytes sent per host (announcements, grafts, prunes).
+    pub control_bytes_per_node: f64,
+    /// Messages grafted (asked for after an announcement) per host.
+    pub grafts_per_node: f64,
 }
 
 fn percentile<T: Copy + Ord + Default>(sorted: &[T], p: f64) -> T {
@@ -114,7 +121,8 @@ impl fmt::Display for Report {
         write!(
             f,
             "nodes {} | messages {} | delivery {:.2}% (min {:.2}%, complete {:.0}%) | hops p50 {} max {} \
-             | latency p50 {} ms p99 {} ms | copies/node {:.2} | bytes/node {:.0} | conns avg {:.1} min {} max {}",
+             | latency p50 {} ms p99 {} ms | copies/node {:.2} | bytes/node {:.0} | conns avg {:.1} min {} max {} \
+             | dissemination B/node {:.0} gossip + {:.0} control | grafts/node {:.2}",
             self.nodes,
             self.messages,
             self.delivery_ratio * 100.0,
@@ -129,6 +137,9 @@ impl fmt::Display for Report {
             self.connections.0,
             self.connections.1,
             self.connections.2,
+            self.gossip_bytes_per_node,
+            self.control_bytes_per_node,
+            self.grafts_per_node,
         )
     }
 }

@@ -35,6 +35,13 @@ pub fn no_discovery() -> NodeConfig {
     }
 }
 
+/// `config` with the dissemination extension off: the node behaves like the reference.
+pub fn reference_mode(config: &NodeConfig) -> NodeConfig {
+    let mut config = config.clone();
+    config.tree.enabled = false;
+    config
+}
+
 /// A listening node with `config`, bootstrapping to `bootstrap`.
 pub fn spec(bootstrap: Vec<HostId>, config: &NodeConfig) -> NodeSpec {
     NodeSpec::listening(bootstrap).with_config(config.clone())

@@ -465,8 +465,17 @@ impl Sim {
 
     /// Originates a chat line on `host`; returns its unique text.
     pub fn chat(&mut self, host: HostId) -> String {
+        self.chat_sized(host, 0)
+    }
+
+    /// Originates a chat line of at least `len` bytes of text on `host`; returns the text.
+    pub fn chat_sized(&mut self, host: HostId, len: usize) -> String {
         self.chat_counter += 1;
-        let text = format!("m{}", self.chat_counter);
+        let mut text = format!("m{}", self.chat_counter);
+        if text.len() < len {
+            text.push(' ');
+            text.extend(std::iter::repeat_n('.', len - text.len()));
+        }
         let now = self.now;
         if let Some(Actor::Node(node)) = &mut self.hosts[host].actor {
             if node.broadcast_chat(now, "sim", &text).is_ok() {
@@ -742,17 +751,26 @@ impl Sim {
         let mut received = 0u64;
         let mut conns = Vec::new();
         let mut bytes = 0u64;
+        let (mut gossip_bytes, mut control_bytes, mut grafts) = (0u64, 0u64, 0u64);
         for &h in receivers {
             if let Some(node) = self.hosts[h].node() {
                 let stats = node.gossip_stats();
                 copies += stats.received + stats.duplicates;
                 received += stats.received;
                 conns.push(node.peer_count());
+                let traffic = node.traffic_stats();
+                gossip_bytes += traffic.gossip_bytes;
+                control_bytes += traffic.control_bytes;
+                grafts += node.tree_stats().grafts_sent;
             }
             bytes += self.metrics.bytes_sent.get(&h).copied().unwrap_or(0);
         }
         report.copies_per_node = copies as f64 / received.max(1) as f64;
-        report.bytes_per_node = bytes as f64 / receivers.len().max(1) as f64;
+        let per_node = |total: u64| total as f64 / receivers.len().max(1) as f64;
+        report.bytes_per_node = per_node(bytes);
+        report.gossip_bytes_per_node = per_node(gossip_bytes);
+        report.control_bytes_per_node = per_node(control_bytes);
+        report.grafts_per_node = per_node(grafts);
         let avg = conns.iter().sum::<usize>() as f64 / conns.len().max(1) as f64;
         report.connections = (
             avg,

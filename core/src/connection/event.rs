@@ -21,7 +21,13 @@ pub struct PeerIdentity {
     pub reachable: bool,
     /// The address the peer advertised, possibly empty (not validated here).
     pub listen_addr: String,
+    /// The `version` of its hello when at most [`MAX_PEER_VERSION_LEN`] bytes, else empty
+    /// (it is informative: the reference ignores it; extensions are announced in it).
+    pub version: String,
 }
+
+/// Longest hello `version` kept (64 bytes).
+pub const MAX_PEER_VERSION_LEN: usize = 64;
 
 /// Something the owner of a connection must learn about; drain with `poll_event`.
 #[derive(Clone, Debug, PartialEq)]

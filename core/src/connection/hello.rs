@@ -2,7 +2,9 @@
 
 use micelio_proto::{Envelope, PeerHello};
 
-use super::event::{HelloError, PeerIdentity};
+use alloc::string::String;
+
+use super::event::{HelloError, MAX_PEER_VERSION_LEN, PeerIdentity};
 use crate::envelope::{self, HelloKind};
 use crate::identity::NodeId;
 use crate::suite::Suite;
@@ -54,5 +56,10 @@ pub fn validate(
         public_key,
         reachable: hello.reachable,
         listen_addr: hello.listen_addr,
+        version: if hello.version.len() <= MAX_PEER_VERSION_LEN {
+            hello.version
+        } else {
+            String::new()
+        },
     })
 }

@@ -29,7 +29,7 @@ use quick_protobuf::MessageWrite;
 use rand_core::CryptoRngCore;
 
 pub use config::ConnectionConfig;
-pub use event::{CloseReason, Event, HelloError, PeerIdentity, SendError};
+pub use event::{CloseReason, Event, HelloError, MAX_PEER_VERSION_LEN, PeerIdentity, SendError};
 
 use crate::envelope::{self, HelloKind, msg_type};
 use crate::frame::{self, FrameDecoder};
@@ -54,6 +54,9 @@ pub struct LocalHello {
     pub tags: Vec<String>,
     /// The advertised address, or empty for an unreachable (outbound-only) node.
     pub listen_addr: String,
+    /// Extensions announced as build metadata of the hello `version` (`0.1.0+tree1`); empty
+    /// sends the reference's plain `0.1.0`. Reference nodes ignore the version.
+    pub capabilities: String,
 }
 
 enum Phase {
@@ -145,7 +148,10 @@ impl Connection {
             Role::Initiator => HelloKind::Hello,
             Role::Responder => HelloKind::Ack,
         };
-        let hello = envelope::local_hello(identity, local.tags, local.listen_addr);
+        let mut hello = envelope::local_hello(identity, local.tags, local.listen_addr);
+        if !local.capabilities.is_empty() {
+            hello.version = alloc::format!("{}+{}", envelope::PROTOCOL_VERSION, local.capabilities);
+        }
         let hello_envelope = envelope::hello(identity, envelope::new_message_id(rng), kind, &hello);
         let handshake_deadline = now + config.handshake_timeout;
         let phase = match Handshake::with_suite(

@@ -136,11 +136,12 @@ impl Node {
         if announce {
             self.outputs.push_back(Output::Event(NodeEvent::PeerUp {
                 node_id: id,
-                addr: peer.listen_addr,
+                addr: peer.listen_addr.clone(),
                 direction,
             }));
         }
         self.send_exchange(now, conn, id);
+        self.tree_peer_up(now, &peer);
     }
 
     /// Stores a record in the table and emits its persistence outputs.

@@ -4,6 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use super::tree::TreeConfig;
 use crate::connection::ConnectionConfig;
 
 /// Everything a [`super::Node`] needs to know before it starts. [`Default`] gives the
@@ -73,6 +74,9 @@ pub struct NodeConfig {
     pub max_exchange_entries_read: usize,
     /// Bound: PeerExchange message ids remembered per connection.
     pub max_exchange_seen: usize,
+    /// The eager/lazy dissemination extension (on by default; off behaves like the
+    /// reference).
+    pub tree: TreeConfig,
     /// Bound: connections still in handshake or hello at once; more are closed on accept.
     pub max_pending_connections: usize,
 }
@@ -110,6 +114,7 @@ impl Default for NodeConfig {
             max_exchange_entries_read: 1_024,
             max_exchange_seen: 256,
             max_pending_connections: 64,
+            tree: TreeConfig::default(),
         }
     }
 }

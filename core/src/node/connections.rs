@@ -8,7 +8,7 @@ use micelio_proto::Envelope;
 
 use super::bootstrap::BootstrapState;
 use super::seen_cache::SeenCache;
-use super::{ConnId, DialId, Direction, Node, NodeEvent, Origin, Output, Slot};
+use super::{ConnId, DialId, Direction, Node, NodeEvent, Origin, Output, Slot, tree};
 use crate::connection::{CloseReason, Connection, Event, LocalHello, Role};
 use crate::envelope::msg_type;
 use crate::identity::NodeId;
@@ -21,6 +21,11 @@ impl Node {
         LocalHello {
             tags: self.config.tags.clone(),
             listen_addr: self.config.advertised_addr.clone(),
+            capabilities: if self.tree.enabled() {
+                String::from(tree::TREE_CAPABILITY)
+            } else {
+                String::new()
+            },
         }
     }
 
@@ -112,9 +117,15 @@ impl Node {
             let Some(event) = slot.connection.poll_event() else {
                 break;
             };
+            if let Event::Envelope(envelope) = &event {
+                if msg_type::is_extension(envelope.msg_type) {
+                    self.traffic.extension_received += 1;
+                }
+            }
             let event = match (event, slot.peer) {
                 (Event::Envelope(envelope), Some(from))
-                    if envelope.msg_type != msg_type::PEER_EXCHANGE =>
+                    if envelope.msg_type != msg_type::PEER_EXCHANGE
+                        && !self.is_tree_control(&from, &envelope) =>
                 {
                     gossip.push(envelope);
                     gossip_from = Some(from);
@@ -189,6 +200,7 @@ impl Node {
         if let Some(id) = slot.peer {
             if self.admitted.get(&id) == Some(&conn) {
                 self.admitted.remove(&id);
+                self.tree_peer_down(&id);
                 tracing::info!(peer = %id, %reason, "peer disconnected");
                 match self.successor_of(&slot) {
                     // The same node is finishing a hello on another connection (typically the

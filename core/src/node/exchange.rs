@@ -21,6 +21,8 @@ impl Node {
         let Some(from) = slot.peer else { return };
         if envelope.msg_type == msg_type::PEER_EXCHANGE {
             self.on_exchange(now, conn, from, &envelope);
+        } else if self.is_tree_control(&from, &envelope) {
+            self.on_tree_control(now, from, &envelope);
         } else {
             self.on_gossip(now, from, envelope);
         }
@@ -156,7 +158,10 @@ impl Node {
         }
         let id = envelope::new_message_id(&mut self.rng);
         let envelope = envelope::peer_exchange(&self.identity, id, &PeerExchangeRef { peers });
-        if !self.send_to(now, conn, &micelio_proto::encode(&envelope)) {
+        let bytes = micelio_proto::encode(&envelope);
+        if self.send_to(now, conn, &bytes) {
+            self.traffic.exchange_bytes += bytes.len() as u64;
+        } else {
             tracing::warn!(peer = %recipient, "send buffer full, dropping exchange");
         }
     }

@@ -23,6 +23,7 @@ mod bootstrap;
 mod config;
 mod connections;
 mod discovery;
+mod dissemination;
 mod exchange;
 mod gossip;
 mod id_map;
@@ -32,6 +33,7 @@ pub mod peers;
 pub mod rate_limiter;
 mod relay;
 pub mod seen_cache;
+pub mod tree;
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
@@ -43,15 +45,18 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 pub use config::NodeConfig;
+pub use dissemination::TrafficStats;
 pub use gossip::{GossipDrop, GossipStats};
 pub use io::{ConnId, DialId, Direction, Input, NodeEvent, Output};
 pub use peers::PeerRecord;
+pub use tree::{TreeConfig, TreeStats};
 
 use bootstrap::{BootstrapDialer, BootstrapState};
 use gossip::Gossip;
 use keyring::Trust;
 use peers::PeerTable;
 use seen_cache::SeenCache;
+use tree::Tree;
 
 use crate::connection::{CloseReason, Connection};
 use crate::envelope::{self, msg_type};
@@ -216,6 +221,10 @@ pub struct Node {
     admitted: BTreeMap<NodeId, ConnId>,
     peers: PeerTable,
     gossip: Gossip,
+    /// Eager/lazy dissemination with the peers that announced it.
+    tree: Tree,
+    /// Envelope bytes sent, by kind.
+    traffic: TrafficStats,
     bootstrap: Vec<BootstrapDialer>,
     dials: BTreeMap<DialId, (Origin, String)>,
     scheduled: Vec<ScheduledDial>,
@@ -270,6 +279,8 @@ impl Node {
                 dialer
             })
             .collect();
+        let config_tree = config.tree.clone();
+        let store_ttl = config.seen_ttl + config.sweep_interval;
         Node {
             peers: PeerTable::with_seed(config.max_known_peers, hashing.next_u64()),
             next_exchange: now + config.exchange_interval,
@@ -284,6 +295,8 @@ impl Node {
             slots: BTreeMap::new(),
             admitted: BTreeMap::new(),
             gossip,
+            tree: Tree::new(config_tree, store_ttl),
+            traffic: TrafficStats::default(),
             bootstrap,
             dials: BTreeMap::new(),
             scheduled: Vec::new(),
@@ -465,7 +478,7 @@ impl Node {
         if self.shut_down {
             return Err(CommandError::ShutDown);
         }
-        if !msg_type::is_gossip(msg_type) {
+        if !msg_type::is_gossip(msg_type) || msg_type::is_extension(msg_type) {
             return Err(CommandError::NotGossipType(msg_type));
         }
         if payload.len() > self.config.max_gossip_payload {
@@ -476,18 +489,11 @@ impl Node {
         let envelope =
             envelope::originate(&self.identity, id.clone(), msg_type, hops, payload, true);
         self.gossip.seen.insert(&id, now);
-        let bytes = micelio_proto::encode(&envelope);
-        let targets: Vec<ConnId> = self.admitted.values().copied().collect();
-        let mut sent = 0;
-        for conn in &targets {
-            if self.send_to(now, *conn, &bytes) {
-                sent += 1;
-            }
-        }
-        self.gossip.stats.broadcast += sent;
-        self.gossip.stats.dropped += targets.len() as u64 - sent;
-        if sent < targets.len() as u64 {
-            tracing::warn!(sent, total = targets.len(), "partial broadcast delivery");
+        let dropped_before = self.gossip.stats.dropped;
+        self.relay(now, None, envelope);
+        let dropped = self.gossip.stats.dropped - dropped_before;
+        if dropped > 0 {
+            tracing::warn!(dropped, "partial broadcast delivery");
         }
         self.run_timers(now);
         Ok(id)
@@ -553,6 +559,9 @@ impl Node {
             "a connection deadline earlier than the floor"
         );
         if let Some(at) = self.conn_deadline_floor {
+            next = next.min(at);
+        }
+        if let Some(at) = self.tree_timeout() {
             next = next.min(at);
         }
         for dialer in &self.bootstrap {
@@ -650,9 +659,11 @@ impl Node {
             self.next_discovery = now + self.config.discovery_interval;
             self.discover(now);
         }
+        self.tree_timers(now);
         if now >= self.next_sweep {
             self.next_sweep = now + self.config.sweep_interval;
             self.gossip.sweep(now);
+            self.tree.sweep(now);
             for slot in self.slots.values_mut() {
                 slot.exchange_seen.sweep(now);
             }

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use micelio_proto::{ChatMessage, Envelope};
 
-use super::{ConnId, GossipDrop, Node, NodeEvent, Output, shuffle_prefix};
+use super::{GossipDrop, Node, NodeEvent, Output};
 use crate::envelope::msg_type;
 use crate::identity::NodeId;
 use crate::time::Instant;
@@ -39,13 +39,14 @@ impl Node {
         &mut self,
         now: Instant,
         from: NodeId,
-        mut envelope: Envelope,
+        envelope: Envelope,
         result: Result<NodeId, GossipDrop>,
     ) {
         let sender = match result {
             Ok(sender) => sender,
             Err(GossipDrop::Duplicate) => {
                 self.gossip.stats.duplicates += 1;
+                self.tree_duplicate(now, &from);
                 return;
             }
             Err(drop) => {
@@ -56,25 +57,7 @@ impl Node {
         if sender != self.node_id() {
             self.deliver(sender, &envelope);
         }
-        if envelope.hop_count <= 1 {
-            return;
-        }
-        envelope.hop_count -= 1;
-        let bytes = micelio_proto::encode(&envelope);
-        let mut candidates: Vec<ConnId> = self
-            .admitted
-            .iter()
-            .filter(|(id, _)| **id != from)
-            .map(|(_, conn)| *conn)
-            .collect();
-        let chosen = shuffle_prefix(&mut self.rng, &mut candidates, self.config.fanout);
-        for &conn in chosen {
-            if self.send_to(now, conn, &bytes) {
-                self.gossip.stats.forwarded += 1;
-            } else {
-                self.gossip.stats.dropped += 1;
-            }
-        }
+        self.relay(now, Some(from), envelope);
     }
 
     pub(super) fn deliver(&mut self, sender: NodeId, envelope: &Envelope) {

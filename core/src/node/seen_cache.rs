@@ -13,7 +13,7 @@ use crate::time::Instant;
 /// bytes with the indexes) whatever the id. Making another message's id collide needs a
 /// second preimage of 128 bits. Compute it once with [`SeenId::of`] when an id is both looked
 /// up and inserted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SeenId([u8; 16]);
 
 impl SeenId {
@@ -23,6 +23,16 @@ impl SeenId {
         let mut out = [0u8; 16];
         out.copy_from_slice(&hash[..16]);
         SeenId(out)
+    }
+
+    /// The digest as carried on the wire by the dissemination extension.
+    pub fn from_bytes(bytes: [u8; 16]) -> SeenId {
+        SeenId(bytes)
+    }
+
+    /// The 16 bytes of the digest.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
     }
 }
 

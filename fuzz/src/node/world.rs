@@ -130,6 +130,7 @@ impl World {
         let local = LocalHello {
             tags: Vec::new(),
             listen_addr: format!("10.0.{peer}.2:4000"),
+            capabilities: String::new(),
         };
         let config = ConnectionConfig::default();
         let peer = Connection::new(role, config, identity, local, self.now, &mut self.rng);

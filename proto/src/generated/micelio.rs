@@ -289,3 +289,47 @@ impl MessageWrite for PeerExchange {
     }
 }
 
+#[allow(clippy::derive_partial_eq_without_eq)]
+#[derive(Debug, Default, PartialEq, Clone)]
+pub struct TreeControl {
+    pub ihave: Vec<u8>,
+    pub graft: Vec<u8>,
+    pub prune: bool,
+    pub eager: bool,
+}
+
+impl<'a> MessageRead<'a> for TreeControl {
+    fn from_reader(r: &mut BytesReader, bytes: &'a [u8]) -> Result<Self> {
+        let mut msg = Self::default();
+        while !r.is_eof() {
+            match r.next_tag(bytes) {
+                Ok(10) => msg.ihave = r.read_bytes(bytes)?.to_owned(),
+                Ok(18) => msg.graft = r.read_bytes(bytes)?.to_owned(),
+                Ok(24) => msg.prune = r.read_bool(bytes)?,
+                Ok(32) => msg.eager = r.read_bool(bytes)?,
+                Ok(t) => { r.read_unknown(bytes, t)?; }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(msg)
+    }
+}
+
+impl MessageWrite for TreeControl {
+    fn get_size(&self) -> usize {
+        0
+        + if self.ihave.is_empty() { 0 } else { 1 + sizeof_len((&self.ihave).len()) }
+        + if self.graft.is_empty() { 0 } else { 1 + sizeof_len((&self.graft).len()) }
+        + if self.prune == false { 0 } else { 1 + sizeof_varint(*(&self.prune) as u64) }
+        + if self.eager == false { 0 } else { 1 + sizeof_varint(*(&self.eager) as u64) }
+    }
+
+    fn write_message<W: WriterBackend>(&self, w: &mut Writer<W>) -> Result<()> {
+        if !self.ihave.is_empty() { w.write_with_tag(10, |w| w.write_bytes(&**&self.ihave))?; }
+        if !self.graft.is_empty() { w.write_with_tag(18, |w| w.write_bytes(&**&self.graft))?; }
+        if self.prune != false { w.write_with_tag(24, |w| w.write_bool(*&self.prune))?; }
+        if self.eager != false { w.write_with_tag(32, |w| w.write_bool(*&self.eager))?; }
+        Ok(())
+    }
+}
+

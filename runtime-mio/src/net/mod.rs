@@ -211,6 +211,7 @@ impl EventLoop {
             keys,
             rate_buckets,
             known_peers,
+            stored = self.node.stored_messages(),
             duplicates = gossip.duplicates,
             rejected = gossip.rejected,
             invalid_signatures = gossip.invalid_signatures,

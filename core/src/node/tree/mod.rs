@@ -1,0 +1,444 @@
+//! Eager/lazy dissemination between nodes that announced the `tree1` extension (Plumtree
+//! style): full pushes along a spanning tree, digests on the other links, grafts to repair.
+//!
+//! The engine only decides; [`crate::node::Node`] sends. Reference peers never appear here:
+//! they keep the reference's random fan-out.
+
+mod missing;
+mod store;
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use micelio_proto::TreeControl;
+
+pub use missing::MissingTable;
+pub use store::MessageStore;
+
+use super::seen_cache::SeenId;
+use crate::identity::NodeId;
+use crate::time::Instant;
+
+/// The token a node puts in its PeerHello `version` (as semver build metadata, after `+`)
+/// to announce the extension; reference nodes ignore the version.
+pub const TREE_CAPABILITY: &str = "tree1";
+
+/// Bytes of one message digest on the wire.
+pub const DIGEST_LEN: usize = 16;
+
+/// True when a peer's hello `version` announces the extension: `tree1` among the
+/// dot-separated build metadata (`0.1.0+tree1`, `0.2.0+foo.tree1`).
+pub fn announces_tree(version: &str) -> bool {
+    version
+        .split_once('+')
+        .is_some_and(|(_, meta)| meta.split('.').any(|t| t == TREE_CAPABILITY))
+}
+
+/// Settings and bounds of the extension.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeConfig {
+    /// Off: the node announces nothing and behaves exactly like the reference.
+    pub enabled: bool,
+    /// Announcements to a lazy peer are batched this long (500 ms).
+    pub announce_interval: Duration,
+    /// Wait after the first announcement of a missing message before grafting (1 s: the
+    /// eager copy normally arrives first).
+    pub graft_timeout: Duration,
+    /// Wait before asking the next announcer when a graft brought nothing (500 ms).
+    pub graft_retry: Duration,
+    /// Bound: envelopes kept to serve grafts (4,096).
+    pub max_stored_messages: usize,
+    /// Bound: bytes of payloads, ids and signatures kept (16 MiB).
+    pub max_stored_bytes: usize,
+    /// Bound: announced but missing messages tracked (4,096).
+    pub max_missing: usize,
+    /// Bound: announcers remembered per missing message (4).
+    pub max_announcers: usize,
+    /// Bound: digests per control message, sent or read (512; the rest of a received list is
+    /// ignored).
+    pub max_control_ids: usize,
+    /// Bound: announcements waiting for one peer; a full batch is sent at once (2,048).
+    pub max_pending_announcements: usize,
+}
+
+impl Default for TreeConfig {
+    fn default() -> Self {
+        TreeConfig {
+            enabled: true,
+            announce_interval: Duration::from_millis(100),
+            graft_timeout: Duration::from_millis(400),
+            graft_retry: Duration::from_millis(300),
+            max_stored_messages: 4_096,
+            max_stored_bytes: 16 << 20,
+            max_missing: 4_096,
+            max_announcers: 4,
+            max_control_ids: 512,
+            max_pending_announcements: 2_048,
+        }
+    }
+}
+
+/// Why a received control message was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlError {
+    /// A digest list is not a whole number of digests.
+    TruncatedDigest,
+}
+
+impl core::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("tree control digest list is not a multiple of 16 bytes")
+    }
+}
+
+impl core::error::Error for ControlError {}
+
+/// The digests of a control list, at most `max` of them.
+fn digests(bytes: &[u8], max: usize) -> Result<impl Iterator<Item = SeenId> + '_, ControlError> {
+    if bytes.len() % DIGEST_LEN != 0 {
+        return Err(ControlError::TruncatedDigest);
+    }
+    Ok(bytes.chunks_exact(DIGEST_LEN).take(max).map(|chunk| {
+        let mut id = [0u8; DIGEST_LEN];
+        id.copy_from_slice(chunk);
+        SeenId::from_bytes(id)
+    }))
+}
+
+/// A digest list for the wire.
+fn digest_list(ids: &[SeenId]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ids.len() * DIGEST_LEN);
+    for id in ids {
+        out.extend_from_slice(id.as_bytes());
+    }
+    out
+}
+
+/// One extension peer: whether it gets full pushes, and the digests waiting for it.
+#[derive(Debug)]
+struct Link {
+    eager: bool,
+    /// Digests to announce.
+    pending: Vec<SeenId>,
+}
+
+/// An announcement of `ids`.
+fn announcement(ids: &[SeenId]) -> TreeControl {
+    TreeControl {
+        ihave: digest_list(ids),
+        ..TreeControl::default()
+    }
+}
+
+/// Counters of the extension.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TreeStats {
+    /// Digests announced to lazy peers.
+    pub announced: u64,
+    /// Grafts sent (digests asked for).
+    pub grafts_sent: u64,
+    /// Envelopes served to grafting peers.
+    pub served: u64,
+    /// Prunes sent.
+    pub prunes_sent: u64,
+    /// Control messages refused (malformed).
+    pub bad_controls: u64,
+}
+
+/// The eager/lazy dissemination state of one node.
+#[derive(Debug)]
+pub struct Tree {
+    config: TreeConfig,
+    links: BTreeMap<NodeId, Link>,
+    store: MessageStore,
+    missing: MissingTable,
+    /// When the batched announcements go out.
+    next_flush: Option<Instant>,
+    /// Control messages decided, waiting for the node to send them.
+    outbox: VecDeque<(NodeId, TreeControl)>,
+    /// Counters.
+    pub stats: TreeStats,
+}
+
+impl Tree {
+    /// An engine with `config`'s bounds and no peers; delivered envelopes stay servable for
+    /// `store_ttl` (the node passes its seen-cache window: what it still deduplicates).
+    pub fn new(config: TreeConfig, store_ttl: Duration) -> Self {
+        Tree {
+            store: MessageStore::new(
+                config.max_stored_messages,
+                config.max_stored_bytes,
+                store_ttl,
+            ),
+            missing: MissingTable::new(config.max_missing, config.max_announcers),
+            config,
+            links: BTreeMap::new(),
+            next_flush: None,
+            outbox: VecDeque::new(),
+            stats: TreeStats::default(),
+        }
+    }
+
+    /// Whether the extension is on.
+    pub fn enabled(&self) -> bool {
+        self.config.enabled
+    }
+
+    /// True when `peer` is an extension peer.
+    pub fn is_link(&self, peer: &NodeId) -> bool {
+        self.links.contains_key(peer)
+    }
+
+    /// Number of extension peers taking full pushes.
+    pub fn eager_count(&self) -> usize {
+        self.links.values().filter(|l| l.eager).count()
+    }
+
+    /// Number of extension peers.
+    pub fn link_count(&self) -> usize {
+        self.links.len()
+    }
+
+    /// Number of messages announced but not received.
+    pub fn missing_count(&self) -> usize {
+        self.missing.len()
+    }
+
+    /// An extension peer was admitted: it starts eager, and hears of every stored message
+    /// (so a link formed after a partition repairs what either side missed).
+    pub fn add_link(&mut self, peer: NodeId) {
+        if !self.config.enabled {
+            return;
+        }
+        self.links.insert(
+            peer,
+            Link {
+                eager: true,
+                pending: Vec::new(),
+            },
+        );
+        let ids: Vec<SeenId> = self.store.ids().collect();
+        for chunk in ids.chunks(self.config.max_control_ids.max(1)) {
+            self.stats.announced += chunk.len() as u64;
+            self.outbox.push_back((peer, announcement(chunk)));
+        }
+    }
+
+    /// An extension peer left.
+    pub fn remove_link(&mut self, peer: &NodeId) {
+        if self.links.remove(peer).is_some() {
+            self.missing.forget_peer(peer);
+            self.outbox.retain(|(to, _)| to != peer);
+        }
+    }
+
+    /// A gossip envelope passed every check (or was originated here, `from` = `None`):
+    /// its bytes (as this node pushes them) are stored while the node has extension peers,
+    /// it is announced to the lazy peers,
+    /// and the eager peers to push it to are returned (never `from`). The peer it came from
+    /// becomes eager.
+    pub fn on_message(
+        &mut self,
+        now: Instant,
+        from: Option<&NodeId>,
+        id: SeenId,
+        envelope: &[u8],
+    ) -> Vec<NodeId> {
+        if !self.config.enabled {
+            return Vec::new();
+        }
+        self.missing.remove(&id);
+        if self.links.is_empty() {
+            // Nobody to serve: a node among reference peers only keeps nothing.
+            return Vec::new();
+        }
+        self.store.insert(id, envelope, now);
+        if let Some(link) = from.and_then(|f| self.links.get_mut(f)) {
+            link.eager = true;
+        }
+        let mut eager = Vec::new();
+        let mut full_batches = Vec::new();
+        for (peer, link) in &mut self.links {
+            if Some(peer) == from {
+                continue;
+            }
+            if link.eager {
+                eager.push(*peer);
+            } else {
+                link.pending.push(id);
+                if link.pending.len() >= self.config.max_pending_announcements {
+                    full_batches.push(*peer);
+                }
+            }
+        }
+        for peer in full_batches {
+            self.flush_link(&peer);
+        }
+        if self.next_flush.is_none() && self.links.values().any(|l| !l.pending.is_empty()) {
+            self.next_flush = Some(now + self.config.announce_interval);
+        }
+        eager
+    }
+
+    /// A copy of an already seen message came from `from`: an eager extension peer becomes
+    /// lazy and is told so (prune).
+    pub fn on_duplicate(&mut self, from: &NodeId) {
+        let Some(link) = self.links.get_mut(from) else {
+            return;
+        };
+        if link.eager {
+            link.eager = false;
+            self.stats.prunes_sent += 1;
+            self.outbox.push_back((
+                *from,
+                TreeControl {
+                    prune: true,
+                    ..TreeControl::default()
+                },
+            ));
+        }
+    }
+
+    /// A control message from extension peer `from`. `have` tells whether a digest's message
+    /// was already processed. Returns the stored envelopes (encoded) `from` grafted: send
+    /// them to it.
+    pub fn on_control(
+        &mut self,
+        now: Instant,
+        from: &NodeId,
+        control: &TreeControl,
+        have: impl Fn(&SeenId) -> bool,
+    ) -> Result<Vec<Vec<u8>>, ControlError> {
+        if !self.links.contains_key(from) {
+            return Ok(Vec::new());
+        }
+        let max = self.config.max_control_ids;
+        let (grafts, announced) = match (digests(&control.graft, max), digests(&control.ihave, max))
+        {
+            (Ok(g), Ok(a)) => (g, a),
+            _ => {
+                self.stats.bad_controls += 1;
+                return Err(ControlError::TruncatedDigest);
+            }
+        };
+        let mut served = Vec::new();
+        let mut grafted = false;
+        for id in grafts {
+            grafted = true;
+            if let Some(envelope) = self.store.get(&id) {
+                served.push(envelope.to_vec());
+            }
+        }
+        self.stats.served += served.len() as u64;
+        let due = now + self.config.graft_timeout;
+        for id in announced {
+            if !have(&id) && self.store.get(&id).is_none() {
+                self.missing.announce(id, *from, due);
+            }
+        }
+        if let Some(link) = self.links.get_mut(from) {
+            if control.prune {
+                link.eager = false;
+            }
+            if grafted || control.eager {
+                link.eager = true;
+            }
+        }
+        if control.prune && self.eager_count() == 0 {
+            // Pruned by every eager peer (concurrent messages can cut a node off the tree
+            // this way): ask the last pruner to push to us again. A node with one eager link
+            // is a leaf and cannot close a cycle.
+            if let Some(link) = self.links.get_mut(from) {
+                link.eager = true;
+            }
+            self.outbox.push_back((
+                *from,
+                TreeControl {
+                    eager: true,
+                    ..TreeControl::default()
+                },
+            ));
+        }
+        Ok(served)
+    }
+
+    /// When [`Tree::on_timeout`] has work: the next announcement batch or graft.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.next_flush, self.missing.next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Sends the due announcement batches and grafts; `have` as in [`Tree::on_control`].
+    pub fn on_timeout(&mut self, now: Instant, have: impl Fn(&SeenId) -> bool) {
+        if !self.config.enabled {
+            return;
+        }
+        if self.next_flush.is_some_and(|at| at <= now) {
+            self.next_flush = None;
+            let peers: Vec<NodeId> = self.links.keys().copied().collect();
+            for peer in peers {
+                self.flush_link(&peer);
+            }
+        }
+        let retry = now + self.config.graft_retry;
+        let mut grafts: BTreeMap<NodeId, Vec<SeenId>> = BTreeMap::new();
+        while let Some((id, peer)) = self.missing.pop_due(now, retry) {
+            if have(&id) || !self.links.contains_key(&peer) {
+                continue;
+            }
+            grafts.entry(peer).or_default().push(id);
+        }
+        for (peer, ids) in grafts {
+            if let Some(link) = self.links.get_mut(&peer) {
+                link.eager = true;
+            }
+            for chunk in ids.chunks(self.config.max_control_ids.max(1)) {
+                self.stats.grafts_sent += chunk.len() as u64;
+                self.outbox.push_back((
+                    peer,
+                    TreeControl {
+                        graft: digest_list(chunk),
+                        ..TreeControl::default()
+                    },
+                ));
+            }
+        }
+        self.store.expire(now);
+    }
+
+    /// Drops the stored envelopes past their time to live (the node's periodic sweep).
+    pub fn sweep(&mut self, now: Instant) {
+        self.store.expire(now);
+    }
+
+    /// Number of stored envelopes.
+    pub fn stored_count(&self) -> usize {
+        self.store.len()
+    }
+
+    /// The next control message to send, with its recipient.
+    pub fn poll_control(&mut self) -> Option<(NodeId, TreeControl)> {
+        self.outbox.pop_front()
+    }
+
+    /// Turns the digests waiting for `peer` into announcement messages.
+    fn flush_link(&mut self, peer: &NodeId) {
+        let Some(link) = self.links.get_mut(peer) else {
+            return;
+        };
+        if link.pending.is_empty() {
+            return;
+        }
+        let pending = core::mem::take(&mut link.pending);
+        for chunk in pending.chunks(self.config.max_control_ids.max(1)) {
+            self.stats.announced += chunk.len() as u64;
+            self.outbox.push_back((*peer, announcement(chunk)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

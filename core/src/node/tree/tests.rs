@@ -1,0 +1,256 @@
+//! Unit tests of the dissemination engine's decisions.
+
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::*;
+use crate::identity::Identity;
+use micelio_proto::Envelope;
+
+/// Time to live of stored envelopes in these tests.
+const TTL: Duration = Duration::from_secs(360);
+
+fn peer(n: u8) -> NodeId {
+    Identity::from_seed(&[n; 32]).node_id()
+}
+
+fn message(n: u8) -> (SeenId, Vec<u8>) {
+    let id = alloc::format!("message-{n}");
+    let envelope = Envelope {
+        message_id: id.clone(),
+        sender_id: String::from("s"),
+        msg_type: 3,
+        hop_count: 5,
+        payload: vec![n; 8],
+        ..Envelope::default()
+    };
+    (SeenId::of(&id), micelio_proto::encode(&envelope))
+}
+
+fn at(millis: u64) -> Instant {
+    Instant::from_millis(millis)
+}
+
+fn drain(tree: &mut Tree) -> Vec<(NodeId, TreeControl)> {
+    core::iter::from_fn(|| tree.poll_control()).collect()
+}
+
+#[test]
+fn capability_is_a_build_metadata_token() {
+    assert!(announces_tree("0.1.0+tree1"));
+    assert!(announces_tree("0.2.0+foo.tree1.bar"));
+    assert!(!announces_tree("0.1.0"));
+    assert!(!announces_tree("0.1.0-tree1"));
+    assert!(!announces_tree("0.1.0+tree10"));
+    assert!(!announces_tree(""));
+}
+
+#[test]
+fn pushes_to_eager_peers_and_prunes_a_duplicate_sender() {
+    let mut tree = Tree::new(TreeConfig::default(), TTL);
+    for n in 1..=3 {
+        tree.add_link(peer(n));
+    }
+    let (id, envelope) = message(1);
+    let mut eager = tree.on_message(at(0), Some(&peer(1)), id, &envelope);
+    eager.sort();
+    let mut expected = vec![peer(2), peer(3)];
+    expected.sort();
+    assert_eq!(
+        eager, expected,
+        "every link starts eager, the sender excluded"
+    );
+    // Peer 2 sends the same message again: it is pruned once.
+    tree.on_duplicate(&peer(2));
+    tree.on_duplicate(&peer(2));
+    let sent = drain(&mut tree);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, peer(2));
+    assert!(sent[0].1.prune);
+    assert_eq!(tree.eager_count(), 2);
+    // The next message goes eagerly to 1 and 3, and is announced to 2 after the batch delay.
+    let (id2, envelope2) = message(2);
+    let mut eager = tree.on_message(at(10), None, id2, &envelope2);
+    eager.sort();
+    let mut expected = vec![peer(1), peer(3)];
+    expected.sort();
+    assert_eq!(eager, expected);
+    let flush = at(10) + TreeConfig::default().announce_interval;
+    assert_eq!(tree.poll_timeout(), Some(flush));
+    tree.on_timeout(at(10), |_| false);
+    assert!(drain(&mut tree).is_empty());
+    tree.on_timeout(flush, |_| false);
+    let sent = drain(&mut tree);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, peer(2));
+    assert_eq!(sent[0].1.ihave, id2.as_bytes().to_vec());
+}
+
+#[test]
+fn an_announced_missing_message_is_grafted_then_served() {
+    let mut a = Tree::new(TreeConfig::default(), TTL);
+    let mut b = Tree::new(TreeConfig::default(), TTL);
+    a.add_link(peer(2));
+    b.add_link(peer(1));
+    let (id, envelope) = message(7);
+    // b has the message; a only hears of it.
+    b.on_message(at(0), None, id, &envelope);
+    let announce = TreeControl {
+        ihave: id.as_bytes().to_vec(),
+        ..TreeControl::default()
+    };
+    assert_eq!(
+        a.on_control(at(100), &peer(2), &announce, |_| false),
+        Ok(vec![])
+    );
+    assert_eq!(a.missing_count(), 1);
+    let due = at(100) + TreeConfig::default().graft_timeout;
+    assert_eq!(a.poll_timeout(), Some(due));
+    a.on_timeout(due, |_| false);
+    let sent = drain(&mut a);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1.graft, id.as_bytes().to_vec());
+    let served = b.on_control(due, &peer(1), &sent[0].1, |_| true).unwrap();
+    assert_eq!(served, vec![envelope.clone()]);
+    a.on_message(due, Some(&peer(2)), id, &envelope);
+    assert_eq!(a.missing_count(), 0);
+}
+
+#[test]
+fn a_message_that_arrives_in_time_is_not_grafted() {
+    let mut tree = Tree::new(TreeConfig::default(), TTL);
+    tree.add_link(peer(2));
+    let (id, envelope) = message(3);
+    let announce = TreeControl {
+        ihave: id.as_bytes().to_vec(),
+        ..TreeControl::default()
+    };
+    tree.on_control(at(0), &peer(2), &announce, |_| false)
+        .unwrap();
+    tree.on_message(at(300), Some(&peer(2)), id, &envelope);
+    tree.on_timeout(at(5_000), |_| false);
+    assert!(drain(&mut tree).iter().all(|(_, c)| c.graft.is_empty()));
+    // Announcing what the node already has tracks nothing.
+    tree.on_control(at(0), &peer(2), &announce, |_| true)
+        .unwrap();
+    assert_eq!(tree.missing_count(), 0);
+}
+
+#[test]
+fn a_new_link_hears_of_every_stored_message() {
+    let mut tree = Tree::new(
+        TreeConfig {
+            max_control_ids: 2,
+            ..TreeConfig::default()
+        },
+        TTL,
+    );
+    // Without extension peers nothing is stored.
+    let (id, envelope) = message(9);
+    tree.on_message(at(0), None, id, &envelope);
+    assert_eq!(tree.stored_count(), 0);
+    tree.add_link(peer(8));
+    for n in 0..5 {
+        let (id, envelope) = message(n);
+        tree.on_message(at(0), None, id, &envelope);
+    }
+    drain(&mut tree);
+    tree.add_link(peer(9));
+    let sent = drain(&mut tree);
+    assert_eq!(sent.len(), 3, "five digests in chunks of two");
+    let total: usize = sent.iter().map(|(_, c)| c.ihave.len() / DIGEST_LEN).sum();
+    assert_eq!(total, 5);
+}
+
+#[test]
+fn malformed_controls_and_strangers_are_refused() {
+    let mut tree = Tree::new(TreeConfig::default(), TTL);
+    tree.add_link(peer(2));
+    let bad = TreeControl {
+        ihave: vec![0; 17],
+        ..TreeControl::default()
+    };
+    assert_eq!(
+        tree.on_control(at(0), &peer(2), &bad, |_| false),
+        Err(ControlError::TruncatedDigest)
+    );
+    assert_eq!(tree.stats.bad_controls, 1);
+    // Not a link: ignored.
+    let graft = TreeControl {
+        graft: vec![0; 16],
+        ..TreeControl::default()
+    };
+    assert_eq!(
+        tree.on_control(at(0), &peer(3), &graft, |_| false),
+        Ok(vec![])
+    );
+}
+
+#[test]
+fn long_lists_are_read_up_to_the_bound() {
+    let mut tree = Tree::new(
+        TreeConfig {
+            max_control_ids: 3,
+            ..TreeConfig::default()
+        },
+        TTL,
+    );
+    tree.add_link(peer(2));
+    let announce = TreeControl {
+        ihave: (0..10u8).flat_map(|n| [n; 16]).collect(),
+        ..TreeControl::default()
+    };
+    tree.on_control(at(0), &peer(2), &announce, |_| false)
+        .unwrap();
+    assert_eq!(tree.missing_count(), 3);
+}
+
+#[test]
+fn disabled_engine_does_nothing() {
+    let mut tree = Tree::new(
+        TreeConfig {
+            enabled: false,
+            ..TreeConfig::default()
+        },
+        TTL,
+    );
+    tree.add_link(peer(2));
+    let (id, envelope) = message(1);
+    assert!(tree.on_message(at(0), None, id, &envelope).is_empty());
+    assert_eq!(tree.link_count(), 0);
+    assert!(drain(&mut tree).is_empty());
+    assert_eq!(tree.poll_timeout(), None);
+}
+
+#[test]
+fn a_node_pruned_by_every_eager_peer_asks_the_last_one_back() {
+    let mut tree = Tree::new(TreeConfig::default(), TTL);
+    tree.add_link(peer(1));
+    tree.add_link(peer(2));
+    let prune = TreeControl {
+        prune: true,
+        ..TreeControl::default()
+    };
+    tree.on_control(at(0), &peer(1), &prune, |_| false).unwrap();
+    assert_eq!(tree.eager_count(), 1);
+    assert!(
+        drain(&mut tree).is_empty(),
+        "still one eager peer: nothing to ask"
+    );
+    tree.on_control(at(0), &peer(2), &prune, |_| false).unwrap();
+    assert_eq!(tree.eager_count(), 1, "peer 2 is eager again");
+    let sent = drain(&mut tree);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, peer(2));
+    assert!(sent[0].1.eager && !sent[0].1.prune);
+    // The receiving side: an eager request makes the link eager.
+    let mut other = Tree::new(TreeConfig::default(), TTL);
+    other.add_link(peer(3));
+    other.on_duplicate(&peer(3));
+    assert_eq!(other.eager_count(), 0);
+    other
+        .on_control(at(0), &peer(3), &sent[0].1, |_| false)
+        .unwrap();
+    assert_eq!(other.eager_count(), 1);
+}
