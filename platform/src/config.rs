@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use micelio_core::node::NodeConfig;
 use micelio_core::node::address::{AddrError, is_wildcard_host, split_host_port};
+use micelio_core::node::{NodeConfig, TreeConfig};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
@@ -49,6 +49,23 @@ pub struct Config {
     pub logging: LoggingSection,
     /// `[limits]` (ours, not in the reference; a reference node ignores it).
     pub limits: LimitsSection,
+    /// `[extensions]` (ours, not in the reference; a reference node ignores it).
+    pub extensions: ExtensionsSection,
+}
+
+/// The `[extensions]` table: protocol extensions spoken with peers that announce them
+/// (docs/extensions.md). Turning one off makes the node behave like the reference for it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ExtensionsSection {
+    /// Eager/lazy dissemination (`tree1`): every node gets every message with about one copy.
+    pub tree: bool,
+}
+
+impl Default for ExtensionsSection {
+    fn default() -> Self {
+        ExtensionsSection { tree: true }
+    }
 }
 
 /// The `[node]` table.
@@ -489,6 +506,10 @@ impl Config {
             rate_idle_ttl: idle_ttl,
             key_idle_ttl: idle_ttl,
             sweep_interval: interval(self.limits.sweep_interval, defaults.sweep_interval),
+            tree: TreeConfig {
+                enabled: self.extensions.tree,
+                ..defaults.tree.clone()
+            },
             ..defaults
         }
     }
@@ -2278,6 +2299,16 @@ format = "text"
         assert_eq!(node.rate_idle_ttl, Duration::from_secs(5));
         assert_eq!(node.key_idle_ttl, Duration::from_secs(5));
         assert_eq!(node.sweep_interval, Duration::from_secs(1));
+
+        let config = Config::from_toml_str("[extensions]\ntree = false\n").expect("parses");
+        assert!(!config.to_node_config(String::new(), false).tree.enabled);
+        assert!(
+            Config::default()
+                .to_node_config(String::new(), false)
+                .tree
+                .enabled
+        );
+        assert!(Config::from_toml_str("[extensions]\ntree = \"yes\"\n").is_err());
 
         let mut config = Config::default();
         config.limits.idle_ttl = GoDuration::from_secs(-5);

@@ -108,6 +108,57 @@ fn chat_crosses_a_star_and_commands_answer() {
     assert!(dave.wait_line("Online (1): dave", SHORT));
 }
 
+/// The issue-8 live check: a five-node chain (discovery off, so the chain stays a chain)
+/// whose middle node runs with the dissemination extension off still carries chat end to end
+/// both ways: extension nodes serve that reference-mode peer exactly as the reference would.
+#[test]
+fn chat_crosses_a_chain_whose_middle_node_has_the_extension_off() {
+    let key = new_key();
+    let mut nodes: Vec<NodeProcess> = Vec::new();
+    for i in 0..5 {
+        let mut settings = NodeSettings::new(&format!("tree-chain{i}"));
+        settings.network_extra =
+            "exchange_interval = \"1s\"\ndiscovery_interval = \"3600s\"\n".to_owned();
+        if i == 2 {
+            settings
+                .network_extra
+                .push_str("\n[extensions]\ntree = false\n");
+        }
+        if let Some(prev) = nodes.last() {
+            settings.bootstrap = vec![prev.settings.listen.clone()];
+        }
+        nodes.push(start_with_keys(settings, &[&key]));
+    }
+    for pair in nodes.windows(2) {
+        wait_peer(&pair[0], &pair[1].node_id());
+        wait_peer(&pair[1], &pair[0].node_id());
+    }
+    let first = login(&nodes[0], "first", &key);
+    let last = login(&nodes[4], "last", &key);
+    let middle = login(&nodes[2], "middle", &key);
+    first.type_line("through the reference-mode middle");
+    for user in [&last, &middle] {
+        assert!(
+            user.wait_line("[first] through the reference-mode middle", SHORT),
+            "{:#?}",
+            user.screen_lines()
+        );
+    }
+    last.type_line("and back");
+    assert!(
+        first.wait_line("[last] and back", SHORT),
+        "{:#?}",
+        first.screen_lines()
+    );
+    // The reference-mode node never got an extension message: its gossip engine would have
+    // refused that id-less envelope, logged at debug level.
+    assert!(
+        !nodes[2].lines().iter().any(|l| l.contains("empty id")),
+        "{:#?}",
+        nodes[2].lines()
+    );
+}
+
 #[test]
 fn sigterm_with_ssh_users_drains_and_exits_zero() {
     let key = new_key();
