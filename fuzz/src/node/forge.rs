@@ -10,7 +10,7 @@ use crate::identities;
 /// The address the node advertises when listening.
 pub const OWN_ADDR: &str = "10.0.0.1:4000";
 /// Message types tried (indexed modulo the length).
-pub const TYPES: [u32; 10] = [3, 3, 6, 1000, 0, u32::MAX, 1, 2, 4, 5];
+pub const TYPES: [u32; 11] = [3, 3, 6, 1000, 0, u32::MAX, 1, 2, 4, 5, 10];
 /// Addresses tried in exchanges and dials.
 pub const ADDRS: [&str; 8] = [
     "10.0.0.5:4000",

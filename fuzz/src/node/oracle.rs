@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use micelio_core::envelope::msg_type;
 use micelio_core::identity::NodeId;
 use micelio_core::node::peers::validate_loaded;
-use micelio_core::node::{Node, NodeEvent, PeerRecord};
-use micelio_core::proto::{self, ChatMessage, Envelope, PeerExchange};
+use micelio_core::node::{Node, NodeConfig, NodeEvent, PeerRecord};
+use micelio_core::proto::{self, ChatMessage, Envelope, PeerExchange, TreeControl};
 use micelio_core::time::Instant;
 
 use crate::identities;
@@ -103,8 +103,21 @@ impl Oracle {
         }
     }
 
-    /// An envelope the node sent to a harness peer: only genuine envelopes leave it.
-    pub fn from_node(&self, envelope: &Envelope) {
+    /// An envelope the node sent to a harness peer (`tree`: one that announced the `tree1`
+    /// extension): only genuine envelopes leave it, and extension control messages only
+    /// to extension peers, well formed and within bounds.
+    pub fn from_node(&self, envelope: &Envelope, tree: bool) {
+        if envelope.msg_type == msg_type::TREE_CONTROL && envelope.signature.is_empty() {
+            assert!(tree, "extension control sent to a peer that did not announce it");
+            assert!(envelope.message_id.is_empty() && envelope.sender_id.is_empty());
+            let control: TreeControl =
+                proto::decode(&envelope.payload).expect("the node's control decodes");
+            let limit = NodeConfig::default().tree.max_control_ids * 16;
+            for list in [&control.ihave, &control.graft] {
+                assert!(list.len() % 16 == 0 && list.len() <= limit, "digest list {}", list.len());
+            }
+            return;
+        }
         assert!(
             identities::signed_by_sender(envelope),
             "the node sent a forged envelope (type {}, sender {})",

@@ -26,6 +26,8 @@ const MAX_OUTPUTS: usize = 100_000;
 struct Link {
     peer: Connection,
     outbound: bool,
+    /// The harness peer announced the `tree1` extension in its hello.
+    tree: bool,
     /// The network holds this connection's bytes back.
     held: bool,
     /// The node's writes on it are reported blocked.
@@ -130,14 +132,21 @@ impl World {
         let local = LocalHello {
             tags: Vec::new(),
             listen_addr: format!("10.0.{peer}.2:4000"),
-            capabilities: String::new(),
+            // Every other harness peer speaks the dissemination extension.
+            capabilities: if peer % 2 == 0 {
+                String::from("tree1")
+            } else {
+                String::new()
+            },
         };
+        let tree = peer % 2 == 0;
         let config = ConnectionConfig::default();
         let peer = Connection::new(role, config, identity, local, self.now, &mut self.rng);
         let conn = ConnId(self.next_conn);
         self.next_conn += 1;
         let link = Link {
             peer,
+            tree,
             outbound,
             held: false,
             blocked: false,
@@ -230,7 +239,7 @@ impl World {
         while let Some(event) = link.peer.poll_event() {
             match event {
                 Event::Envelope(envelope) => {
-                    self.oracle.from_node(&envelope);
+                    self.oracle.from_node(&envelope, link.tree);
                     if self.captured.len() == 32 {
                         self.captured.pop_front();
                     }

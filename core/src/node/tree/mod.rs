@@ -66,9 +66,9 @@ impl Default for TreeConfig {
     fn default() -> Self {
         TreeConfig {
             enabled: true,
-            announce_interval: Duration::from_millis(100),
-            graft_timeout: Duration::from_millis(400),
-            graft_retry: Duration::from_millis(300),
+            announce_interval: Duration::from_millis(50),
+            graft_timeout: Duration::from_millis(250),
+            graft_retry: Duration::from_millis(250),
             max_stored_messages: 4_096,
             max_stored_bytes: 16 << 20,
             max_missing: 4_096,
