@@ -128,12 +128,10 @@ impl Node {
                 continue;
             }
             let bytes = reference_bytes.get_or_insert_with(|| micelio_proto::encode(&envelope));
-            let sent = self.send_gossip(now, conn, bytes);
-            match (from, sent) {
+            match (from, self.send_gossip(now, conn, bytes)) {
                 (Some(_), true) => self.gossip.stats.forwarded += 1,
-                (Some(_), false) => self.gossip.stats.dropped += 1,
                 (None, true) => self.gossip.stats.broadcast += 1,
-                (None, false) => self.gossip.stats.dropped += 1,
+                (_, false) => self.gossip.stats.dropped += 1,
             }
         }
         if !tree_on {
@@ -151,10 +149,10 @@ impl Node {
                 let Some(&conn) = self.admitted.get(&peer) else {
                     continue;
                 };
-                if self.send_gossip(now, conn, &bytes) {
-                    self.gossip.stats.forwarded += 1;
-                } else {
-                    self.gossip.stats.dropped += 1;
+                match (from, self.send_gossip(now, conn, &bytes)) {
+                    (Some(_), true) => self.gossip.stats.forwarded += 1,
+                    (None, true) => self.gossip.stats.broadcast += 1,
+                    (_, false) => self.gossip.stats.dropped += 1,
                 }
             }
         }

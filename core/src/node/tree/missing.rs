@@ -91,20 +91,28 @@ impl MissingTable {
     /// to its next announcer, due again at `retry`; an entry whose announcers are all asked
     /// is dropped.
     pub fn pop_due(&mut self, now: Instant, retry: Instant) -> Option<(SeenId, NodeId)> {
-        let &(due, id) = self.by_due.first()?;
-        if due > now {
-            return None;
+        loop {
+            let &(due, id) = self.by_due.first()?;
+            if due > now {
+                return None;
+            }
+            self.by_due.remove(&(due, id));
+            let Some(missing) = self.by_id.get_mut(&id) else {
+                continue;
+            };
+            if missing.announcers.is_empty() {
+                self.by_id.remove(&id);
+                continue;
+            }
+            let ask = missing.announcers.remove(0);
+            if missing.announcers.is_empty() {
+                self.by_id.remove(&id);
+            } else {
+                missing.due = retry;
+                self.by_due.insert((retry, id));
+            }
+            return Some((id, ask));
         }
-        self.by_due.remove(&(due, id));
-        let missing = self.by_id.get_mut(&id)?;
-        let ask = missing.announcers.remove(0);
-        if missing.announcers.is_empty() {
-            self.by_id.remove(&id);
-        } else {
-            missing.due = retry;
-            self.by_due.insert((retry, id));
-        }
-        Some((id, ask))
     }
 
     /// Number of missing messages.

@@ -85,7 +85,7 @@ impl MessageStore {
     /// The stored envelope of `id`.
     pub fn get(&self, id: &SeenId) -> Option<&[u8]> {
         let &(start, len) = self.by_id.get(id)?;
-        let offset = usize::try_from(start - self.base).ok()?;
+        let offset = usize::try_from(start.checked_sub(self.base)?).ok()?;
         self.data.get(offset..offset + len)
     }
 
