@@ -71,7 +71,8 @@ const SPARE_OUTPUTS: usize = 64;
 pub enum CommandError {
     /// The payload is over the gossip limit (64 KiB); peers would drop it.
     PayloadTooLarge(usize),
-    /// The type is not a gossip type (1, 2, 4 and 5 are point to point).
+    /// The type is not a gossip type (1, 2, 4 and 5 are point to point; 10 is the
+    /// dissemination extension's control message).
     NotGossipType(u32),
     /// The address is this node's own.
     OwnAddress,

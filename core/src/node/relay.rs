@@ -1,4 +1,5 @@
-//! Gossip delivery and relaying (spec §10.1 steps 6-7, §10.3).
+//! Gossip after the checks (spec §10.1 steps 6-7): delivery to the application, then
+//! forwarding (`dissemination.rs`); a duplicate from a tree peer may prune it.
 
 use alloc::vec::Vec;
 

@@ -40,16 +40,17 @@ pub fn announces_tree(version: &str) -> bool {
 pub struct TreeConfig {
     /// Off: the node announces nothing and behaves exactly like the reference.
     pub enabled: bool,
-    /// Announcements to a lazy peer are batched this long (500 ms).
+    /// Announcements to a lazy peer are batched this long (50 ms).
     pub announce_interval: Duration,
-    /// Wait after the first announcement of a missing message before grafting (1 s: the
-    /// eager copy normally arrives first).
+    /// Wait after the first announcement of a missing message before grafting (250 ms: the
+    /// eager copy normally arrives first; shorter timers repaired the tail faster in the
+    /// 1,000-node runs for the same control bytes).
     pub graft_timeout: Duration,
-    /// Wait before asking the next announcer when a graft brought nothing (500 ms).
+    /// Wait before asking the next announcer when a graft brought nothing (250 ms).
     pub graft_retry: Duration,
     /// Bound: envelopes kept to serve grafts (4,096).
     pub max_stored_messages: usize,
-    /// Bound: bytes of payloads, ids and signatures kept (16 MiB).
+    /// Bound: bytes of stored (encoded) envelopes (16 MiB).
     pub max_stored_bytes: usize,
     /// Bound: announced but missing messages tracked (4,096).
     pub max_missing: usize,
