@@ -102,7 +102,8 @@ impl Node {
     /// count allows. Extension peers get the tree's: a full push to the eager ones, an
     /// announcement to the lazy ones, hop count kept at least 1.
     pub(super) fn relay(&mut self, now: Instant, from: Option<NodeId>, mut envelope: Envelope) {
-        let tree_on = self.tree.enabled() && !msg_type::is_extension(envelope.msg_type);
+        // Without extension links the tree has nothing to do: no digest, no second encoding.
+        let tree_on = self.tree.link_count() > 0 && !msg_type::is_extension(envelope.msg_type);
         let hop_count = envelope.hop_count;
         let mut reference_bytes = None;
         let chosen: Vec<(NodeId, ConnId)> = match from {
