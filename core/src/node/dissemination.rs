@@ -90,18 +90,45 @@ impl Node {
         self.send_tree_controls(now);
     }
 
-    /// A copy of a seen message came from `from`.
-    pub(super) fn tree_duplicate(&mut self, now: Instant, from: &NodeId) {
-        self.tree.on_duplicate(from);
-        self.send_tree_controls(now);
+    /// A copy of a seen message came from `from` (`detour`: its tree mark).
+    pub(super) fn tree_duplicate(
+        &mut self,
+        now: Instant,
+        from: &NodeId,
+        envelope: &Envelope,
+        detour: bool,
+    ) {
+        if self.tree.is_link(from) {
+            let id = SeenId::of(&envelope.message_id);
+            self.tree.on_duplicate(from, &id, detour);
+            self.send_tree_controls(now);
+        }
+    }
+
+    /// Takes the tree mark off the hop count of an envelope from an extension peer (whose
+    /// pushes carry it, [`tree::DETOUR_FLAG`]); returns whether the copy took a detour.
+    pub(super) fn take_tree_mark(&self, from: &NodeId, envelope: &mut Envelope) -> bool {
+        if !self.tree.is_link(from) {
+            return false;
+        }
+        let (hop_count, detour) = tree::split_tree_hop_count(envelope.hop_count);
+        envelope.hop_count = hop_count;
+        detour
     }
 
     /// Relays an envelope that passed the checks (spec §10.3), or that this node originated
     /// (`from` = `None`, every peer is a target). Reference peers get the reference's
     /// treatment: the originator sends to all, a relay to `fanout` random peers while the hop
-    /// count allows. Extension peers get the tree's: a full push to the eager ones, an
-    /// announcement to the lazy ones, hop count kept at least 1.
-    pub(super) fn relay(&mut self, now: Instant, from: Option<NodeId>, mut envelope: Envelope) {
+    /// count allows. Extension peers get the tree's: a full push to the eager ones (to all of
+    /// them from the originator), an announcement to the lazy ones, hop count kept at least 1
+    /// and marked with `detour` ([`tree::DETOUR_FLAG`]).
+    pub(super) fn relay(
+        &mut self,
+        now: Instant,
+        from: Option<NodeId>,
+        detour: bool,
+        mut envelope: Envelope,
+    ) {
         // Without extension links the tree has nothing to do: no digest, no second encoding.
         let tree_on = self.tree.link_count() > 0 && !msg_type::is_extension(envelope.msg_type);
         let hop_count = envelope.hop_count;
@@ -138,23 +165,36 @@ impl Node {
         if !tree_on {
             return;
         }
-        if from.is_some() {
-            envelope.hop_count = hop_count.saturating_sub(1).max(1);
-        }
+        let hop = if from.is_some() {
+            hop_count.saturating_sub(1).max(1)
+        } else {
+            hop_count.max(1)
+        };
         let id = SeenId::of(&envelope.message_id);
-        // The reference copy, when one was made, is this same envelope (same hop count).
-        let bytes = reference_bytes.unwrap_or_else(|| micelio_proto::encode(&envelope));
-        let eager = self.tree.on_message(now, from.as_ref(), id, &bytes);
-        if !eager.is_empty() {
-            for peer in eager {
-                let Some(&conn) = self.admitted.get(&peer) else {
-                    continue;
-                };
-                match (from, self.send_gossip(now, conn, &bytes)) {
-                    (Some(_), true) => self.gossip.stats.forwarded += 1,
-                    (None, true) => self.gossip.stats.broadcast += 1,
-                    (_, false) => self.gossip.stats.dropped += 1,
-                }
+        let from_burst = detour && from.is_some_and(|f| f.as_str() == envelope.sender_id);
+        let mut encoded = |detour: bool| {
+            envelope.hop_count = tree::tree_hop_count(hop, detour);
+            micelio_proto::encode(&envelope)
+        };
+        let bytes = encoded(detour);
+        self.tree.set_network_estimate(self.peers.len() + 1);
+        let pushes = self
+            .tree
+            .on_message(now, from.as_ref(), detour, from_burst, id, &bytes);
+        let mut other = None;
+        for (peer, marked) in pushes {
+            let Some(&conn) = self.admitted.get(&peer) else {
+                continue;
+            };
+            let copy = if marked == detour {
+                &bytes
+            } else {
+                other.get_or_insert_with(|| encoded(marked))
+            };
+            match (from, self.send_gossip(now, conn, copy)) {
+                (Some(_), true) => self.gossip.stats.forwarded += 1,
+                (None, true) => self.gossip.stats.broadcast += 1,
+                (_, false) => self.gossip.stats.dropped += 1,
             }
         }
         self.send_tree_controls(now);

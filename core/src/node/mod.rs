@@ -491,7 +491,7 @@ impl Node {
             envelope::originate(&self.identity, id.clone(), msg_type, hops, payload, true);
         self.gossip.seen.insert(&id, now);
         let dropped_before = self.gossip.stats.dropped;
-        self.relay(now, None, envelope);
+        self.relay(now, None, false, envelope);
         let dropped = self.gossip.stats.dropped - dropped_before;
         if dropped > 0 {
             tracing::warn!(dropped, "partial broadcast delivery");

@@ -40,14 +40,15 @@ impl Node {
         &mut self,
         now: Instant,
         from: NodeId,
-        envelope: Envelope,
+        mut envelope: Envelope,
         result: Result<NodeId, GossipDrop>,
     ) {
+        let detour = self.take_tree_mark(&from, &mut envelope);
         let sender = match result {
             Ok(sender) => sender,
             Err(GossipDrop::Duplicate) => {
                 self.gossip.stats.duplicates += 1;
-                self.tree_duplicate(now, &from);
+                self.tree_duplicate(now, &from, &envelope, detour);
                 return;
             }
             Err(drop) => {
@@ -58,7 +59,7 @@ impl Node {
         if sender != self.node_id() {
             self.deliver(sender, &envelope);
         }
-        self.relay(now, Some(from), envelope);
+        self.relay(now, Some(from), detour, envelope);
     }
 
     pub(super) fn deliver(&mut self, sender: NodeId, envelope: &Envelope) {

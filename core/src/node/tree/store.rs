@@ -34,8 +34,8 @@ pub struct MessageStore {
     base: u64,
     /// The entries, oldest first.
     order: VecDeque<Entry>,
-    /// Digest to (start, length).
-    by_id: hashbrown::HashMap<SeenId, (u64, usize), FixedState>,
+    /// Digest to (start, length, whether the first copy took a detour off the tree).
+    by_id: hashbrown::HashMap<SeenId, (u64, usize, bool), FixedState>,
     bytes: usize,
     max_messages: usize,
     max_bytes: usize,
@@ -57,9 +57,10 @@ impl MessageStore {
         }
     }
 
-    /// Keeps the encoded `envelope` under `id` (a digest already stored keeps its first
-    /// envelope). One larger than the whole byte budget is not stored.
-    pub fn insert(&mut self, id: SeenId, envelope: &[u8], now: Instant) {
+    /// Keeps the encoded `envelope` under `id`, with whether its first copy came over a
+    /// detour (see [`super::DETOUR_FLAG`]); a digest already stored keeps its first envelope.
+    /// One larger than the whole byte budget is not stored.
+    pub fn insert(&mut self, id: SeenId, envelope: &[u8], detour: bool, now: Instant) {
         let len = envelope.len();
         if self.max_messages == 0 || len > self.max_bytes || self.by_id.contains_key(&id) {
             return;
@@ -73,7 +74,7 @@ impl MessageStore {
         let start = self.base + self.data.len() as u64;
         self.data.extend_from_slice(envelope);
         self.bytes += len;
-        self.by_id.insert(id, (start, len));
+        self.by_id.insert(id, (start, len, detour));
         self.order.push_back(Entry {
             stored_at: now,
             id,
@@ -84,9 +85,14 @@ impl MessageStore {
 
     /// The stored envelope of `id`.
     pub fn get(&self, id: &SeenId) -> Option<&[u8]> {
-        let &(start, len) = self.by_id.get(id)?;
+        let &(start, len, _) = self.by_id.get(id)?;
         let offset = usize::try_from(start.checked_sub(self.base)?).ok()?;
         self.data.get(offset..offset + len)
+    }
+
+    /// Whether the first copy of a stored message came over a detour.
+    pub fn detour(&self, id: &SeenId) -> Option<bool> {
+        self.by_id.get(id).map(|&(_, _, detour)| detour)
     }
 
     /// The digests stored, oldest first.
@@ -169,7 +175,7 @@ mod tests {
         let mut store = MessageStore::new(2, 1 << 20, Duration::from_secs(60));
         for n in 0..3 {
             let (id, e) = envelope(n, 10);
-            store.insert(id, &e, at(1));
+            store.insert(id, &e, false, at(1));
         }
         assert_eq!(store.len(), 2);
         assert!(store.get(&envelope(0, 0).0).is_none());
@@ -180,11 +186,11 @@ mod tests {
     fn bounded_by_bytes_and_refuses_oversized() {
         let mut store = MessageStore::new(100, 100, Duration::from_secs(60));
         let (id, e) = envelope(1, 200);
-        store.insert(id, &e, at(1));
+        store.insert(id, &e, false, at(1));
         assert!(store.is_empty());
         for n in 0..5 {
             let (id, e) = envelope(n, 40);
-            store.insert(id, &e, at(1));
+            store.insert(id, &e, false, at(1));
         }
         assert!(store.bytes() <= 100);
         assert_eq!(store.len(), 2);
@@ -194,8 +200,8 @@ mod tests {
     fn expires_after_ttl_and_keeps_first_copy() {
         let mut store = MessageStore::new(10, 1 << 20, Duration::from_secs(60));
         let (id, e) = envelope(1, 10);
-        store.insert(id, &e, at(0));
-        store.insert(id, &[9], at(1));
+        store.insert(id, &e, false, at(0));
+        store.insert(id, &[9], false, at(1));
         assert_eq!(store.get(&id).map(<[u8]>::len), Some(10));
         store.expire(at(59));
         assert_eq!(store.len(), 1);
@@ -213,7 +219,7 @@ mod tests {
             let bytes: Vec<u8> = (0..(n % 700) as usize)
                 .map(|i| (i as u32 ^ n) as u8)
                 .collect();
-            store.insert(id, &bytes, at(1));
+            store.insert(id, &bytes, false, at(1));
             assert_eq!(store.get(&id), Some(bytes.as_slice()));
             assert!(
                 store.data.len() <= 2 * store.bytes() + 700,

@@ -53,29 +53,27 @@ fn pushes_to_eager_peers_and_prunes_a_duplicate_sender() {
         tree.add_link(peer(n));
     }
     let (id, envelope) = message(1);
-    let mut eager = tree.on_message(at(0), Some(&peer(1)), id, &envelope);
+    let mut eager = tree.on_message(at(0), Some(&peer(1)), false, false, id, &envelope);
     eager.sort();
-    let mut expected = vec![peer(2), peer(3)];
+    let mut expected = vec![(peer(2), false), (peer(3), false)];
     expected.sort();
     assert_eq!(
         eager, expected,
         "every link starts eager, the sender excluded"
     );
     // Peer 2 sends the same message again: it is pruned once.
-    tree.on_duplicate(&peer(2));
-    tree.on_duplicate(&peer(2));
+    tree.on_duplicate(&peer(2), &id, false);
+    tree.on_duplicate(&peer(2), &id, false);
     let sent = drain(&mut tree);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0, peer(2));
     assert!(sent[0].1.prune);
     assert_eq!(tree.eager_count(), 2);
-    // The next message goes eagerly to 1 and 3, and is announced to 2 after the batch delay.
+    // The next message (relayed from 3) goes eagerly to 1, and is announced to 2 after the
+    // batch delay.
     let (id2, envelope2) = message(2);
-    let mut eager = tree.on_message(at(10), None, id2, &envelope2);
-    eager.sort();
-    let mut expected = vec![peer(1), peer(3)];
-    expected.sort();
-    assert_eq!(eager, expected);
+    let eager = tree.on_message(at(10), Some(&peer(3)), false, false, id2, &envelope2);
+    assert_eq!(eager, vec![(peer(1), false)]);
     let flush = at(10) + TreeConfig::default().announce_interval;
     assert_eq!(tree.poll_timeout(), Some(flush));
     tree.on_timeout(at(10), |_| false);
@@ -95,7 +93,7 @@ fn an_announced_missing_message_is_grafted_then_served() {
     b.add_link(peer(1));
     let (id, envelope) = message(7);
     // b has the message; a only hears of it.
-    b.on_message(at(0), None, id, &envelope);
+    b.on_message(at(0), None, false, false, id, &envelope);
     let announce = TreeControl {
         ihave: id.as_bytes().to_vec(),
         ..TreeControl::default()
@@ -113,7 +111,7 @@ fn an_announced_missing_message_is_grafted_then_served() {
     assert_eq!(sent[0].1.graft, id.as_bytes().to_vec());
     let served = b.on_control(due, &peer(1), &sent[0].1, |_| true).unwrap();
     assert_eq!(served, vec![envelope.clone()]);
-    a.on_message(due, Some(&peer(2)), id, &envelope);
+    a.on_message(due, Some(&peer(2)), false, false, id, &envelope);
     assert_eq!(a.missing_count(), 0);
 }
 
@@ -128,7 +126,7 @@ fn a_message_that_arrives_in_time_is_not_grafted() {
     };
     tree.on_control(at(0), &peer(2), &announce, |_| false)
         .unwrap();
-    tree.on_message(at(300), Some(&peer(2)), id, &envelope);
+    tree.on_message(at(300), Some(&peer(2)), false, false, id, &envelope);
     tree.on_timeout(at(5_000), |_| false);
     assert!(drain(&mut tree).iter().all(|(_, c)| c.graft.is_empty()));
     // Announcing what the node already has tracks nothing.
@@ -148,12 +146,12 @@ fn a_new_link_hears_of_every_stored_message() {
     );
     // Without extension peers nothing is stored.
     let (id, envelope) = message(9);
-    tree.on_message(at(0), None, id, &envelope);
+    tree.on_message(at(0), None, false, false, id, &envelope);
     assert_eq!(tree.stored_count(), 0);
     tree.add_link(peer(8));
     for n in 0..5 {
         let (id, envelope) = message(n);
-        tree.on_message(at(0), None, id, &envelope);
+        tree.on_message(at(0), None, false, false, id, &envelope);
     }
     drain(&mut tree);
     tree.add_link(peer(9));
@@ -217,7 +215,10 @@ fn disabled_engine_does_nothing() {
     );
     tree.add_link(peer(2));
     let (id, envelope) = message(1);
-    assert!(tree.on_message(at(0), None, id, &envelope).is_empty());
+    assert!(
+        tree.on_message(at(0), None, false, false, id, &envelope)
+            .is_empty()
+    );
     assert_eq!(tree.link_count(), 0);
     assert!(drain(&mut tree).is_empty());
     assert_eq!(tree.poll_timeout(), None);
@@ -247,10 +248,135 @@ fn a_node_pruned_by_every_eager_peer_asks_the_last_one_back() {
     // The receiving side: an eager request makes the link eager.
     let mut other = Tree::new(TreeConfig::default(), TTL);
     other.add_link(peer(3));
-    other.on_duplicate(&peer(3));
+    let (id, _) = message(1);
+    other.on_duplicate(&peer(3), &id, false);
     assert_eq!(other.eager_count(), 0);
     other
         .on_control(at(0), &peer(3), &sent[0].1, |_| false)
         .unwrap();
     assert_eq!(other.eager_count(), 1);
+}
+
+#[test]
+fn the_originator_pushes_to_every_link_and_marks_the_lazy_ones() {
+    let mut tree = Tree::new(TreeConfig::default(), TTL);
+    for n in 1..=3 {
+        tree.add_link(peer(n));
+    }
+    let prune = TreeControl {
+        prune: true,
+        ..TreeControl::default()
+    };
+    tree.on_control(at(0), &peer(2), &prune, |_| false).unwrap();
+    // In a network of 1,000 nodes, 62 entry points are wanted: every link gets it.
+    tree.set_network_estimate(1_000);
+    let (id, envelope) = message(1);
+    let mut pushes = tree.on_message(at(0), None, false, false, id, &envelope);
+    pushes.sort();
+    let mut expected = vec![(peer(1), false), (peer(2), true), (peer(3), false)];
+    expected.sort();
+    assert_eq!(
+        pushes, expected,
+        "eager links unmarked, the lazy one marked"
+    );
+    tree.on_timeout(at(1_000), |_| false);
+    assert!(
+        drain(&mut tree).iter().all(|(_, c)| c.ihave.is_empty()),
+        "nothing left to announce"
+    );
+    // Without the burst the lazy link only hears of it.
+    let mut quiet = Tree::new(
+        TreeConfig {
+            origin_burst: false,
+            ..TreeConfig::default()
+        },
+        TTL,
+    );
+    quiet.set_network_estimate(1_000);
+    quiet.add_link(peer(1));
+    quiet.add_link(peer(2));
+    quiet
+        .on_control(at(0), &peer(2), &prune, |_| false)
+        .unwrap();
+    drain(&mut quiet);
+    let pushes = quiet.on_message(at(0), None, false, false, id, &envelope);
+    assert_eq!(pushes, vec![(peer(1), false)]);
+}
+
+#[test]
+fn a_detour_copy_neither_grafts_its_sender_nor_prunes() {
+    let mut tree = Tree::new(TreeConfig::default(), TTL);
+    for n in 1..=3 {
+        tree.add_link(peer(n));
+    }
+    let prune = TreeControl {
+        prune: true,
+        ..TreeControl::default()
+    };
+    tree.on_control(at(0), &peer(1), &prune, |_| false).unwrap();
+    assert_eq!(tree.eager_count(), 2);
+    // A marked copy from lazy peer 1 (its originator's burst): 1 stays lazy, the copy goes
+    // on marked to the eager peers.
+    let (id, envelope) = message(1);
+    let mut pushes = tree.on_message(at(0), Some(&peer(1)), true, true, id, &envelope);
+    pushes.sort();
+    let mut expected = vec![(peer(2), true), (peer(3), true)];
+    expected.sort();
+    assert_eq!(pushes, expected);
+    assert_eq!(tree.eager_count(), 2);
+    drain(&mut tree);
+    // Copies meeting it are not a reason to prune, marked or not: the first one was marked.
+    tree.on_duplicate(&peer(2), &id, false);
+    tree.on_duplicate(&peer(3), &id, true);
+    assert!(drain(&mut tree).is_empty());
+    assert_eq!(tree.eager_count(), 2);
+    // An unmarked message met by an unmarked duplicate prunes.
+    let (id2, envelope2) = message(2);
+    tree.on_message(at(1), Some(&peer(2)), false, false, id2, &envelope2);
+    tree.on_duplicate(&peer(3), &id2, true);
+    assert!(
+        drain(&mut tree).is_empty(),
+        "a marked duplicate never prunes"
+    );
+    tree.on_duplicate(&peer(3), &id2, false);
+    let sent = drain(&mut tree);
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].0 == peer(3) && sent[0].1.prune);
+}
+
+#[test]
+fn entry_points_scale_with_the_network_estimate() {
+    let mut tree = Tree::new(TreeConfig::default(), TTL);
+    for n in 1..=6 {
+        tree.add_link(peer(n));
+    }
+    let prune = TreeControl {
+        prune: true,
+        ..TreeControl::default()
+    };
+    for n in 2..=5 {
+        tree.on_control(at(0), &peer(n), &prune, |_| false).unwrap();
+    }
+    assert_eq!(tree.eager_count(), 2);
+    // 64 nodes: 4 entry points, the originator's 2 eager peers and 2 of its 4 lazy ones.
+    tree.set_network_estimate(64);
+    let (id0, envelope0) = message(3);
+    let pushes = tree.on_message(at(0), None, false, false, id0, &envelope0);
+    assert_eq!(pushes.iter().filter(|(_, marked)| *marked).count(), 2);
+    assert_eq!(pushes.iter().filter(|(_, marked)| !marked).count(), 2);
+    // 288 nodes: 18 entry points, more than the originator's 6 links; each node that got
+    // the burst pushes on to 18 / 6 - 1 = 2 lazy links.
+    tree.set_network_estimate(288);
+    let (id, envelope) = message(4);
+    let pushes = tree.on_message(at(0), Some(&peer(1)), true, true, id, &envelope);
+    let marked_lazy = pushes
+        .iter()
+        .filter(|(p, marked)| *marked && (2..=5).any(|n| peer(n) == *p))
+        .count();
+    assert_eq!(marked_lazy, 2, "two of the four lazy links: {pushes:?}");
+    assert!(pushes.contains(&(peer(6), true)), "the eager link, marked");
+    // A copy that did not come from a burst spreads nowhere else.
+    let (id2, envelope2) = message(5);
+    let pushes = tree.on_message(at(0), Some(&peer(1)), true, false, id2, &envelope2);
+    assert_eq!(pushes, vec![(peer(6), true)]);
 }
