@@ -573,9 +573,11 @@ fn a_storm_of_1000_connections_respects_the_pending_bound_and_max_peers() {
     drop(storm);
 
     // Fill the node to max_peers (the honest node plus three), then storm again: every new
-    // connection is refused before any Noise byte.
+    // connection is refused before any Noise byte, but for at most one per second taken
+    // through the hello for a referral.
     let fillers: Vec<RawPeer> = (0..3).map(|_| joined(&arena)).collect();
     assert_eq!(arena.stats()["peers"], 4);
+    let storm_start = Instant::now();
     let mut second: Vec<TcpStream> = Vec::new();
     for _ in 0..1_000 {
         if let Ok(stream) = TcpStream::connect(arena.addr()) {
@@ -592,7 +594,8 @@ fn a_storm_of_1000_connections_respects_the_pending_bound_and_max_peers() {
     );
     let stats = arena.stats();
     assert_eq!(stats["peers"], 4, "{stats:?}");
-    assert_eq!(stats["pending"], 0, "{stats:?}");
+    let referrals = storm_start.elapsed().as_secs() + 1;
+    assert!(stats["pending"] <= referrals, "{stats:?}");
     drop(second);
     drop(fillers);
     arena.check_health("the storm at capacity");

@@ -158,3 +158,48 @@ fn three_node_mesh_through_one_bootstrap() {
         assert_eq!(sim.hosts[h].node().unwrap().peer_count(), 2);
     }
 }
+
+#[test]
+fn a_newcomer_whose_bootstrap_node_is_full_is_referred_elsewhere() {
+    // A hub full with two spokes (which can take more peers); a newcomer that knows only the
+    // hub. The reference closes it before any Noise byte, for ever; a referral (the hub's
+    // PeerExchange sent after the hello, before closing) lets it dial the spokes.
+    let run = |referral_interval: Duration| {
+        let mut sim = Sim::new(seed_from_env(77), NetworkConfig::default());
+        let config = quick_discovery();
+        let hub = sim.add_node(spec(
+            vec![],
+            &micelio_core::node::NodeConfig {
+                max_peers: 2,
+                referral_interval,
+                ..config.clone()
+            },
+        ));
+        let spokes: Vec<HostId> = (0..2)
+            .map(|_| sim.add_node(spec(vec![hub], &config)))
+            .collect();
+        sim.run_for(Duration::from_secs(5));
+        assert_eq!(sim.hosts[hub].node().unwrap().peer_count(), 2);
+        let newcomer = sim.add_node(spec(vec![hub], &config));
+        sim.run_for(Duration::from_secs(60));
+        let node = sim.hosts[newcomer].node().unwrap();
+        let peers = node.peers();
+        let linked = spokes
+            .iter()
+            .filter(|&&s| {
+                let id = sim.hosts[s].node().unwrap().node_id();
+                peers.iter().any(|p| p.node_id == id)
+            })
+            .count();
+        (
+            node.peer_count(),
+            linked,
+            sim.hosts[hub].node().unwrap().peer_count(),
+        )
+    };
+    let (peers, linked, hub_peers) = run(Duration::from_secs(1));
+    assert!(peers >= 1 && linked >= 1, "referred: {peers} peers");
+    assert_eq!(hub_peers, 2, "the hub stays at max_peers");
+    let (peers, _, _) = run(Duration::ZERO);
+    assert_eq!(peers, 0, "without referrals the newcomer stays alone");
+}

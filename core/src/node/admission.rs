@@ -46,7 +46,12 @@ impl Node {
             }
             replaces = Some(existing);
         } else if self.config.max_peers > 0 && self.admitted.len() >= self.config.max_peers {
+            // The hello is done: tell the refused node where else to go (a referral), then
+            // close. Its next dials pick other addresses than this full node's.
             tracing::info!(peer = %id, "rejecting peer: max peers reached");
+            if !self.config.referral_interval.is_zero() {
+                self.send_exchange(now, conn, id);
+            }
             self.close_conn(now, conn);
             return;
         }

@@ -79,6 +79,11 @@ pub struct NodeConfig {
     pub tree: TreeConfig,
     /// Bound: connections still in handshake or hello at once; more are closed on accept.
     pub max_pending_connections: usize,
+    /// At capacity, one inbound connection per this interval is still taken through the
+    /// hello, sent a PeerExchange (a referral) and closed, so that a newcomer whose bootstrap
+    /// nodes are all full learns other addresses (the reference closes every one before any
+    /// Noise byte, which can leave a newcomer without peers for ever). 1 s; zero: never.
+    pub referral_interval: Duration,
 }
 
 impl Default for NodeConfig {
@@ -114,6 +119,7 @@ impl Default for NodeConfig {
             max_exchange_entries_read: 1_024,
             max_exchange_seen: 256,
             max_pending_connections: 64,
+            referral_interval: Duration::from_secs(1),
             tree: TreeConfig::default(),
         }
     }

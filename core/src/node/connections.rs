@@ -59,7 +59,8 @@ impl Node {
 
     pub(super) fn on_accepted(&mut self, now: Instant, conn: ConnId, remote_addr: &str) {
         let at_capacity = self.config.max_peers > 0 && self.admitted.len() >= self.config.max_peers;
-        if self.shut_down || at_capacity || self.slots.contains_key(&conn) {
+        let referral = at_capacity && self.referral_due(now);
+        if self.shut_down || (at_capacity && !referral) || self.slots.contains_key(&conn) {
             tracing::info!(remote = remote_addr, "rejecting inbound: at capacity");
             self.outputs.push_back(Output::Close { conn });
             return;
@@ -72,6 +73,13 @@ impl Node {
             self.outputs.push_back(Output::Close { conn });
             return;
         }
+        if referral {
+            self.next_referral = now + self.config.referral_interval;
+            tracing::info!(
+                remote = remote_addr,
+                "inbound at capacity: taken for a referral"
+            );
+        }
         let slot = self.new_slot(
             now,
             Role::Responder,
@@ -80,6 +88,11 @@ impl Node {
         );
         self.slots.insert(conn, slot);
         self.lower_deadline_floor(conn);
+    }
+
+    /// True when an at-capacity inbound connection may be taken for a referral now.
+    fn referral_due(&self, now: Instant) -> bool {
+        !self.config.referral_interval.is_zero() && now >= self.next_referral
     }
 
     pub(super) fn on_connected(&mut self, now: Instant, dial: DialId, conn: ConnId) {

@@ -242,6 +242,8 @@ pub struct Node {
     /// connection may have gained an earlier deadline, made exact by each scan of the
     /// connections: a wake-up scans them only when one may be due.
     conn_deadline_floor: Option<Instant>,
+    /// When the next at-capacity inbound connection may be taken for a referral.
+    next_referral: Instant,
     outputs: VecDeque<Output>,
     shut_down: bool,
 }
@@ -288,6 +290,7 @@ impl Node {
             next_discovery: now + config.discovery_interval,
             next_sweep: now + config.sweep_interval,
             conn_deadline_floor: None,
+            next_referral: now,
             config,
             identity,
             rng: ChaCha20Rng::from_seed(seed),
