@@ -19,6 +19,9 @@ pub struct Metrics {
     pub duplicate_deliveries: u64,
     /// Chat lines delivered whose text was never originated by an honest host.
     pub unexpected_deliveries: u64,
+    /// Chat lines delivered with a hop count carrying the tree's detour mark (a mark that
+    /// leaked to an application or to a reference node; must stay 0).
+    pub marked_hop_counts: u64,
     /// Known-peer records the nodes asked their store to write (creations and updates).
     pub persist_writes: u64,
     /// Bytes each host handed to the network.

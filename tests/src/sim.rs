@@ -611,6 +611,9 @@ impl Sim {
         } = &event
         {
             let hops = 11u32.saturating_sub(*hop_count);
+            if *hop_count > micelio_core::node::tree::MAX_TREE_HOP {
+                self.metrics.marked_hop_counts += 1;
+            }
             if !self.metrics.originated.contains_key(text) {
                 self.metrics.unexpected_deliveries += 1;
             }

@@ -123,6 +123,7 @@ fn a_mixed_network_keeps_extension_messages_away_from_reference_nodes() {
         );
         assert_eq!(node.traffic_stats().control_bytes, 0);
     }
+    assert_eq!(sim.metrics.marked_hop_counts, 0, "a tree mark leaked");
     let mixed_all = sim.report(&hosts);
     let mixed_ours = sim.report(&ours);
     let mixed_theirs = sim.report(&theirs);
