@@ -197,7 +197,8 @@ fn a_newcomer_whose_bootstrap_node_is_full_is_referred_elsewhere() {
             sim.hosts[hub].node().unwrap().peer_count(),
         )
     };
-    let (peers, linked, hub_peers) = run(Duration::from_secs(1));
+    let (peers, linked, hub_peers) =
+        run(micelio_core::node::NodeConfig::default().referral_interval);
     assert!(peers >= 1 && linked >= 1, "referred: {peers} peers");
     assert_eq!(hub_peers, 2, "the hub stays at max_peers");
     let (peers, _, _) = run(Duration::ZERO);

@@ -50,7 +50,8 @@ impl Node {
             // close. Its next dials pick other addresses than this full node's.
             tracing::info!(peer = %id, "rejecting peer: max peers reached");
             if !self.config.referral_interval.is_zero() {
-                self.send_exchange(now, conn, id);
+                let entries = self.config.referral_entries;
+                self.send_exchange_of(now, conn, id, entries);
             }
             self.close_conn(now, conn);
             return;

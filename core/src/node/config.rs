@@ -80,10 +80,15 @@ pub struct NodeConfig {
     /// Bound: connections still in handshake or hello at once; more are closed on accept.
     pub max_pending_connections: usize,
     /// At capacity, one inbound connection per this interval is still taken through the
-    /// hello, sent a PeerExchange (a referral) and closed, so that a newcomer whose bootstrap
-    /// nodes are all full learns other addresses (the reference closes every one before any
-    /// Noise byte, which can leave a newcomer without peers for ever). 1 s; zero: never.
+    /// hello, sent a short PeerExchange (a referral) and closed, so that a newcomer whose
+    /// bootstrap nodes are all full learns other addresses (the reference closes every one
+    /// before any Noise byte, which can leave a newcomer without peers for ever). 5 s; zero:
+    /// never.
     pub referral_interval: Duration,
+    /// Bound: entries in a referral's PeerExchange (16: about 2 KB; with the dialer's own
+    /// exchange and the handshake, a referral costs a full node about 12 KB, so at most
+    /// about 2.5 KB/s).
+    pub referral_entries: usize,
 }
 
 impl Default for NodeConfig {
@@ -119,7 +124,8 @@ impl Default for NodeConfig {
             max_exchange_entries_read: 1_024,
             max_exchange_seen: 256,
             max_pending_connections: 64,
-            referral_interval: Duration::from_secs(1),
+            referral_interval: Duration::from_secs(5),
+            referral_entries: 16,
             tree: TreeConfig::default(),
         }
     }

@@ -120,9 +120,20 @@ impl Node {
     /// Builds the PeerExchange for `recipient` (spec §12.2) from borrowed entries and sends
     /// it; nothing is sent when it would be empty.
     pub(super) fn send_exchange(&mut self, now: Instant, conn: ConnId, recipient: NodeId) {
+        self.send_exchange_of(now, conn, recipient, self.config.max_exchange_entries);
+    }
+
+    /// [`Node::send_exchange`] with at most `max_entries` entries.
+    pub(super) fn send_exchange_of(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        recipient: NodeId,
+        max_entries: usize,
+    ) {
         let own = self.node_id();
         let own_last_seen = u64::try_from(self.unix_now(now)).unwrap_or(0);
-        let mut peers = Vec::with_capacity(self.config.max_exchange_entries);
+        let mut peers = Vec::with_capacity(max_entries);
         if !self.config.advertised_addr.is_empty() {
             peers.push(PeerInfoRef {
                 node_id: own.as_str(),
@@ -135,7 +146,7 @@ impl Node {
         // A random sample when the table is larger than one exchange, so that successive
         // exchanges spread knowledge of the whole table. One extra draw covers the recipient
         // (the only excluded id the table can hold).
-        let room = self.config.max_exchange_entries.saturating_sub(peers.len());
+        let room = max_entries.saturating_sub(peers.len());
         let sample = self
             .peers
             .sample_shareable(&mut self.rng, room.saturating_add(1))
