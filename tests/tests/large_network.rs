@@ -104,6 +104,23 @@ fn thousand_nodes_converge_and_every_node_gets_every_message() {
     assert_eq!(report, again);
 }
 
+/// One line comparing a run with the extension to push only on the same network.
+fn comparison(tree: &Report, push: &Report) -> String {
+    format!(
+        "tree delivery {:.2}% copies {:.2} p99 {} ms | push delivery {:.2}% copies {:.2} p99 {} \
+         ms | p99 ratio {:.2} | dissemination B/node {:.0} against {:.0}",
+        tree.delivery_ratio * 100.0,
+        tree.copies_per_node,
+        tree.latency_p99.as_millis(),
+        push.delivery_ratio * 100.0,
+        push.copies_per_node,
+        push.latency_p99.as_millis(),
+        tree.latency_p99.as_secs_f64() / push.latency_p99.as_secs_f64(),
+        tree.gossip_bytes_per_node + tree.control_bytes_per_node,
+        push.gossip_bytes_per_node,
+    )
+}
+
 /// The issue-8 figures: 20 seeds of 1,000 nodes, each run with the extension and in
 /// reference mode (push only) on the same network. Prints one line per seed and a summary.
 #[test]
@@ -124,18 +141,7 @@ fn thousand_nodes_twenty_seeds_tree_against_push_only() {
             reference_mode(&NodeConfig::default()),
         );
         let ratio = tree.latency_p99.as_secs_f64() / push.latency_p99.as_secs_f64();
-        println!(
-            "seed {seed}: tree delivery {:.2}% copies {:.2} p99 {} ms | push delivery {:.2}% \
-             copies {:.2} p99 {} ms | p99 ratio {ratio:.2} | dissemination B/node {:.0} against {:.0}",
-            tree.delivery_ratio * 100.0,
-            tree.copies_per_node,
-            tree.latency_p99.as_millis(),
-            push.delivery_ratio * 100.0,
-            push.copies_per_node,
-            push.latency_p99.as_millis(),
-            tree.gossip_bytes_per_node + tree.control_bytes_per_node,
-            push.gossip_bytes_per_node,
-        );
+        println!("seed {seed}: {}", comparison(&tree, &push));
         worst_delivery = worst_delivery.min(tree.min_delivery_ratio);
         worst_copies = worst_copies.max(tree.copies_per_node);
         worst_ratio = worst_ratio.max(ratio);
@@ -208,17 +214,9 @@ fn ten_thousand_nodes_twenty_seeds_tree_against_push_only() {
         let (push, _, _) = run(seed, 10_000, 100, settle, ten_thousand_config(true));
         let ratio = tree.latency_p99.as_secs_f64() / push.latency_p99.as_secs_f64();
         println!(
-            "seed {seed}: tree delivery {:.2}% (complete {:.0}%, {isolated} nodes without a \
-             peer) copies {:.2} p99 {} ms | push delivery {:.2}% p99 {} ms | p99 ratio \
-             {ratio:.2} | dissemination B/node {:.0} against {:.0}",
-            tree.delivery_ratio * 100.0,
-            tree.complete_messages * 100.0,
-            tree.copies_per_node,
-            tree.latency_p99.as_millis(),
-            push.delivery_ratio * 100.0,
-            push.latency_p99.as_millis(),
-            tree.gossip_bytes_per_node + tree.control_bytes_per_node,
-            push.gossip_bytes_per_node,
+            "seed {seed}: {} | complete {:.0}%, {isolated} nodes without a peer",
+            comparison(&tree, &push),
+            tree.complete_messages * 100.0
         );
         worst_complete = worst_complete.min(tree.complete_messages);
         worst_copies = worst_copies.max(tree.copies_per_node);

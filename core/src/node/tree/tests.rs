@@ -257,17 +257,26 @@ fn a_node_pruned_by_every_eager_peer_asks_the_last_one_back() {
     assert_eq!(other.eager_count(), 1);
 }
 
-#[test]
-fn the_originator_pushes_to_every_link_and_marks_the_lazy_ones() {
-    let mut tree = Tree::new(TreeConfig::default(), TTL);
-    for n in 1..=3 {
+/// An engine with links to peers 1..=`links`, the `pruned` ones made lazy by their prune.
+fn linked_tree(config: TreeConfig, links: u8, pruned: &[u8]) -> Tree {
+    let mut tree = Tree::new(config, TTL);
+    for n in 1..=links {
         tree.add_link(peer(n));
     }
     let prune = TreeControl {
         prune: true,
         ..TreeControl::default()
     };
-    tree.on_control(at(0), &peer(2), &prune, |_| false).unwrap();
+    for &n in pruned {
+        tree.on_control(at(0), &peer(n), &prune, |_| false).unwrap();
+    }
+    drain(&mut tree);
+    tree
+}
+
+#[test]
+fn the_originator_pushes_to_every_link_and_marks_the_lazy_ones() {
+    let mut tree = linked_tree(TreeConfig::default(), 3, &[2]);
     // In a network of 1,000 nodes, 62 entry points are wanted: every link gets it.
     tree.set_network_estimate(1_000);
     let (id, envelope) = message(1);
@@ -285,35 +294,19 @@ fn the_originator_pushes_to_every_link_and_marks_the_lazy_ones() {
         "nothing left to announce"
     );
     // Without the burst the lazy link only hears of it.
-    let mut quiet = Tree::new(
-        TreeConfig {
-            origin_burst: false,
-            ..TreeConfig::default()
-        },
-        TTL,
-    );
+    let config = TreeConfig {
+        origin_burst: false,
+        ..TreeConfig::default()
+    };
+    let mut quiet = linked_tree(config, 2, &[2]);
     quiet.set_network_estimate(1_000);
-    quiet.add_link(peer(1));
-    quiet.add_link(peer(2));
-    quiet
-        .on_control(at(0), &peer(2), &prune, |_| false)
-        .unwrap();
-    drain(&mut quiet);
     let pushes = quiet.on_message(at(0), None, false, false, id, &envelope);
     assert_eq!(pushes, vec![(peer(1), false)]);
 }
 
 #[test]
 fn a_detour_copy_neither_grafts_its_sender_nor_prunes() {
-    let mut tree = Tree::new(TreeConfig::default(), TTL);
-    for n in 1..=3 {
-        tree.add_link(peer(n));
-    }
-    let prune = TreeControl {
-        prune: true,
-        ..TreeControl::default()
-    };
-    tree.on_control(at(0), &peer(1), &prune, |_| false).unwrap();
+    let mut tree = linked_tree(TreeConfig::default(), 3, &[1]);
     assert_eq!(tree.eager_count(), 2);
     // A marked copy from lazy peer 1 (its originator's burst): 1 stays lazy, the copy goes
     // on marked to the eager peers.
@@ -346,17 +339,7 @@ fn a_detour_copy_neither_grafts_its_sender_nor_prunes() {
 
 #[test]
 fn entry_points_scale_with_the_network_estimate() {
-    let mut tree = Tree::new(TreeConfig::default(), TTL);
-    for n in 1..=6 {
-        tree.add_link(peer(n));
-    }
-    let prune = TreeControl {
-        prune: true,
-        ..TreeControl::default()
-    };
-    for n in 2..=5 {
-        tree.on_control(at(0), &peer(n), &prune, |_| false).unwrap();
-    }
+    let mut tree = linked_tree(TreeConfig::default(), 6, &[2, 3, 4, 5]);
     assert_eq!(tree.eager_count(), 2);
     // 64 nodes: 4 entry points, the originator's 2 eager peers and 2 of its 4 lazy ones.
     tree.set_network_estimate(64);
