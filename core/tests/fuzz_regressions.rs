@@ -15,20 +15,20 @@ const CONN: ConnId = ConnId(1);
 
 /// Hands every transmit for the peer to it; returns when the node is quiet.
 fn carry(node: &mut Node, peer: &mut Connection) {
+    carry_on(node, CONN, peer);
+}
+
+/// Carries bytes both ways between the node's connection `conn` and the peer's side of it
+/// (what the node sends on other connections is dropped); returns when both are quiet.
+fn carry_on(node: &mut Node, conn: ConnId, peer: &mut Connection) {
     for _ in 0..10 {
         while let Some(bytes) = peer.poll_transmit() {
-            node.handle_input(
-                T0,
-                Input::Received {
-                    conn: CONN,
-                    data: &bytes,
-                },
-            );
+            node.handle_input(T0, Input::Received { conn, data: &bytes });
         }
         let mut quiet = true;
         loop {
             match node.poll_output() {
-                Output::Transmit { data, .. } => {
+                Output::Transmit { conn: to, data } if to == conn => {
                     peer.handle_input(T0, &data);
                     quiet = false;
                 }
@@ -138,5 +138,90 @@ fn peer_exchange_entry_ending_inside_a_varint_is_refused() {
     assert!(
         node.known_peers().any(|r| r.node_id == carol.node_id()),
         "a valid exchange after them is still merged"
+    );
+}
+
+/// `node_inputs` (crash-b0280282): a peer connected with a hello announcing `tree1`, then the
+/// same node id won the cross-dial tie-break on a second connection whose hello did not
+/// announce it. The replaced connection's close no longer ended the extension link (the peer
+/// was still admitted, on the new connection), so the node went on sending extension control
+/// messages to a peer that never asked for them. The new hello now decides.
+#[test]
+fn a_connection_replacing_a_tree_link_without_tree1_ends_the_link() {
+    let mut node = Node::new(
+        NodeConfig {
+            listening: true,
+            advertised_addr: "10.0.0.1:4000".into(),
+            ..NodeConfig::default()
+        },
+        Identity::from_seed(&[0xA0; 32]),
+        [7; 32],
+        T0,
+        1_700_000_000,
+    );
+    // The tie-break keeps the connection initiated by the smaller node id: the node's dial
+    // replaces the peer's inbound connection when the node's id is the smaller one.
+    let peer_identity = (1..=255u8)
+        .map(|seed| Identity::from_seed(&[seed; 32]))
+        .find(|identity| node.node_id() < identity.node_id())
+        .expect("some seed gives a larger node id");
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let hello = |capabilities: &str| LocalHello {
+        listen_addr: "10.0.0.2:4000".into(),
+        capabilities: capabilities.into(),
+        ..LocalHello::default()
+    };
+
+    node.handle_input(
+        T0,
+        Input::Accepted {
+            conn: CONN,
+            remote_addr: "10.0.0.2:50000",
+        },
+    );
+    let config = ConnectionConfig::default();
+    let mut inbound = Connection::new(
+        Role::Initiator,
+        config.clone(),
+        &peer_identity,
+        hello("tree1"),
+        T0,
+        &mut rng,
+    );
+    carry_on(&mut node, CONN, &mut inbound);
+    assert_eq!(node.peer_count(), 1);
+    assert_eq!(node.tree_links(), (1, 1), "the first hello announced tree1");
+
+    node.dial(T0, "10.0.0.2:4000")
+        .expect("the dial is accepted");
+    let dial = loop {
+        match node.poll_output() {
+            Output::Dial { dial, .. } => break dial,
+            Output::Timeout(_) => panic!("the node did not dial"),
+            _ => {}
+        }
+    };
+    let second = ConnId(2);
+    node.handle_input(T0, Input::Connected { dial, conn: second });
+    let mut outbound = Connection::new(
+        Role::Responder,
+        config,
+        &peer_identity,
+        hello(""),
+        T0,
+        &mut rng,
+    );
+    carry_on(&mut node, second, &mut outbound);
+    assert!(outbound.is_established());
+    assert_eq!(node.peer_count(), 1, "one connection kept");
+    assert_eq!(
+        node.peers()[0].conn,
+        second,
+        "the node's own dial won the tie-break"
+    );
+    assert_eq!(
+        node.tree_links(),
+        (0, 0),
+        "the new hello did not announce tree1"
     );
 }

@@ -515,6 +515,19 @@ fn node_seeds(v: &Vectors) {
     let mut ops = vec![NodeOp::Accept { peer: 0 }];
     ops.extend(flood);
     write("node_inputs", "flood", &script(4, &ops));
+    // Harness peer 0 (identity 0, announces tree1) connects; the node's own dial then reaches
+    // identity 0 again as peer 5 (no tree1) and wins the tie-break: the first connection is
+    // replaced, and a replayed chat must not draw a tree control to the new one.
+    let ops = [
+        NodeOp::Accept { peer: 0 },
+        chat(0, 0, 0, 20),
+        NodeOp::Dial { addr: 0 },
+        NodeOp::Connect { peer: 5 },
+        chat(0, 0, 0, 20),
+        chat(0, 1, 1, 21),
+        NodeOp::Tick { unit: 2, amount: 0 },
+    ];
+    write("node_inputs", "tree-link-replaced", &script(1, &ops));
 }
 
 fn main() {

@@ -49,10 +49,14 @@ impl Node {
     }
 
     /// An admitted peer that announced the extension becomes a tree link (when ours is on).
+    /// Its hello decides even when its connection replaces another one (cross-dial
+    /// tie-break): a replacement that does not announce the extension ends the old link.
     pub(super) fn tree_peer_up(&mut self, now: Instant, peer: &PeerIdentity) {
         if self.tree.enabled() && tree::announces_tree(&peer.version) {
             self.tree.add_link(peer.node_id);
             self.send_tree_controls(now);
+        } else {
+            self.tree.remove_link(&peer.node_id);
         }
     }
 

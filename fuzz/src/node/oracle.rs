@@ -108,13 +108,20 @@ impl Oracle {
     /// to extension peers, well formed and within bounds.
     pub fn from_node(&self, envelope: &Envelope, tree: bool) {
         if envelope.msg_type == msg_type::TREE_CONTROL && envelope.signature.is_empty() {
-            assert!(tree, "extension control sent to a peer that did not announce it");
+            assert!(
+                tree,
+                "extension control sent to a peer that did not announce it"
+            );
             assert!(envelope.message_id.is_empty() && envelope.sender_id.is_empty());
             let control: TreeControl =
                 proto::decode(&envelope.payload).expect("the node's control decodes");
             let limit = NodeConfig::default().tree.max_control_ids * 16;
             for list in [&control.ihave, &control.graft] {
-                assert!(list.len() % 16 == 0 && list.len() <= limit, "digest list {}", list.len());
+                assert!(
+                    list.len() % 16 == 0 && list.len() <= limit,
+                    "digest list {}",
+                    list.len()
+                );
             }
             return;
         }

@@ -129,17 +129,17 @@ impl World {
 
     fn open_link(&mut self, role: Role, peer: u8, outbound: bool) -> ConnId {
         let identity = identities::any(usize::from(peer) % (identities::PEERS + 1));
+        // Every other harness peer speaks the dissemination extension.
+        let tree = peer.is_multiple_of(2);
         let local = LocalHello {
             tags: Vec::new(),
             listen_addr: format!("10.0.{peer}.2:4000"),
-            // Every other harness peer speaks the dissemination extension.
-            capabilities: if peer % 2 == 0 {
+            capabilities: if tree {
                 String::from("tree1")
             } else {
                 String::new()
             },
         };
-        let tree = peer % 2 == 0;
         let config = ConnectionConfig::default();
         let peer = Connection::new(role, config, identity, local, self.now, &mut self.rng);
         let conn = ConnId(self.next_conn);
