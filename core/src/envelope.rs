@@ -64,13 +64,19 @@ pub mod msg_type {
     /// Extension of this implementation: eager/lazy dissemination control, point to point
     /// between nodes that announced it (docs/extensions.md). Never sent to reference nodes.
     pub const TREE_CONTROL: u32 = 10;
+    /// Extension of this implementation: one write to the shared state map, signed by its
+    /// writer and relayed as gossip (reference nodes relay it as an unknown type).
+    pub const STATE_WRITE: u32 = 11;
+    /// Extension of this implementation: anti-entropy of the shared state map, point to
+    /// point between nodes that announced it (docs/state.md). Never sent to reference nodes.
+    pub const STATE_SYNC: u32 = 12;
     /// First type of the range the reference reserves for plugins.
     pub const PLUGIN_FIRST: u32 = 1000;
 
     /// True for the types of this implementation's extensions (point to point, never relayed
     /// to a node that did not announce them).
     pub const fn is_extension(msg_type: u32) -> bool {
-        msg_type == TREE_CONTROL
+        matches!(msg_type, TREE_CONTROL | STATE_SYNC)
     }
 
     /// True for every type the gossip engine handles: all except 1, 2, 4 and 5.

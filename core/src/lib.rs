@@ -11,6 +11,7 @@
 //! - [`noise`]: the `Noise_XX_25519_ChaChaPoly_BLAKE2s` handshake and the large-message transport.
 //! - [`connection`]: one peer connection as a state machine (handshake, hello, keepalive, timers).
 //! - [`node`]: many connections: admission, gossip, discovery and the known-peer table.
+//! - [`state`]: the shared last-writer-wins map, its Lamport clock and anti-entropy.
 //!
 //! Beside them: [`suite`] (which cryptography an identity runs), [`time`] (the caller's clock as a value) and [`proto`] (the wire messages,
 //! re-exported from `micelio-proto`).
@@ -31,6 +32,7 @@ pub mod frame;
 pub mod identity;
 pub mod node;
 pub mod noise;
+pub mod state;
 pub mod suite;
 pub mod time;
 

@@ -13,7 +13,8 @@ extern crate alloc;
 mod generated;
 
 pub use generated::micelio::{
-    ChatMessage, Envelope, PeerExchange, PeerHello, PeerHelloAck, PeerInfo, TreeControl,
+    ChatMessage, Envelope, PeerExchange, PeerHello, PeerHelloAck, PeerInfo, StateRange, StateSync,
+    StateWrite, TreeControl,
 };
 pub use quick_protobuf::Error as DecodeError;
 
@@ -78,7 +79,9 @@ flat_decode!(
     PeerHello,
     PeerHelloAck,
     PeerInfo,
-    TreeControl
+    TreeControl,
+    StateWrite,
+    StateRange
 );
 
 impl Decode for PeerExchange {
@@ -100,5 +103,27 @@ impl Decode for PeerExchange {
             }
         }
         Ok(exchange)
+    }
+}
+
+impl Decode for StateSync {
+    /// Each `StateRange` is decoded from its own slice, for the reason given for
+    /// [`PeerExchange`].
+    fn decode_untrusted(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut reader = BytesReader::from_bytes(bytes);
+        let mut sync = StateSync::default();
+        while !reader.is_eof() {
+            match reader.next_tag(bytes)? {
+                // Field 1, length-delimited: one `StateRange`.
+                10 => {
+                    let range = reader.read_bytes(bytes)?;
+                    sync.ranges.push(decode_flat::<StateRange>(range)?);
+                }
+                18 => sync.want = reader.read_bytes(bytes)?.to_vec(),
+                26 => sync.entries.push(reader.read_bytes(bytes)?.to_vec()),
+                tag => reader.read_unknown(bytes, tag)?,
+            }
+        }
+        Ok(sync)
     }
 }

@@ -333,3 +333,135 @@ impl MessageWrite for TreeControl {
     }
 }
 
+#[allow(clippy::derive_partial_eq_without_eq)]
+#[derive(Debug, Default, PartialEq, Clone)]
+pub struct StateWrite {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub deleted: bool,
+    pub written_at: u64,
+}
+
+impl<'a> MessageRead<'a> for StateWrite {
+    fn from_reader(r: &mut BytesReader, bytes: &'a [u8]) -> Result<Self> {
+        let mut msg = Self::default();
+        while !r.is_eof() {
+            match r.next_tag(bytes) {
+                Ok(10) => msg.key = r.read_string(bytes)?.to_owned(),
+                Ok(18) => msg.value = r.read_bytes(bytes)?.to_owned(),
+                Ok(24) => msg.deleted = r.read_bool(bytes)?,
+                Ok(32) => msg.written_at = r.read_uint64(bytes)?,
+                Ok(t) => { r.read_unknown(bytes, t)?; }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(msg)
+    }
+}
+
+impl MessageWrite for StateWrite {
+    fn get_size(&self) -> usize {
+        0
+        + if self.key == String::default() { 0 } else { 1 + sizeof_len((&self.key).len()) }
+        + if self.value.is_empty() { 0 } else { 1 + sizeof_len((&self.value).len()) }
+        + if self.deleted == false { 0 } else { 1 + sizeof_varint(*(&self.deleted) as u64) }
+        + if self.written_at == 0u64 { 0 } else { 1 + sizeof_varint(*(&self.written_at) as u64) }
+    }
+
+    fn write_message<W: WriterBackend>(&self, w: &mut Writer<W>) -> Result<()> {
+        if self.key != String::default() { w.write_with_tag(10, |w| w.write_string(&**&self.key))?; }
+        if !self.value.is_empty() { w.write_with_tag(18, |w| w.write_bytes(&**&self.value))?; }
+        if self.deleted != false { w.write_with_tag(24, |w| w.write_bool(*&self.deleted))?; }
+        if self.written_at != 0u64 { w.write_with_tag(32, |w| w.write_uint64(*&self.written_at))?; }
+        Ok(())
+    }
+}
+
+#[allow(clippy::derive_partial_eq_without_eq)]
+#[derive(Debug, Default, PartialEq, Clone)]
+pub struct StateSync {
+    pub ranges: Vec<StateRange>,
+    pub want: Vec<u8>,
+    pub entries: Vec<Vec<u8>>,
+}
+
+impl<'a> MessageRead<'a> for StateSync {
+    fn from_reader(r: &mut BytesReader, bytes: &'a [u8]) -> Result<Self> {
+        let mut msg = Self::default();
+        while !r.is_eof() {
+            match r.next_tag(bytes) {
+                Ok(10) => msg.ranges.push(r.read_message::<StateRange>(bytes)?),
+                Ok(18) => msg.want = r.read_bytes(bytes)?.to_owned(),
+                Ok(26) => msg.entries.push(r.read_bytes(bytes)?.to_owned()),
+                Ok(t) => { r.read_unknown(bytes, t)?; }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(msg)
+    }
+}
+
+impl MessageWrite for StateSync {
+    fn get_size(&self) -> usize {
+        0
+        + self.ranges.iter().map(|s| 1 + sizeof_len((s).get_size())).sum::<usize>()
+        + if self.want.is_empty() { 0 } else { 1 + sizeof_len((&self.want).len()) }
+        + self.entries.iter().map(|s| 1 + sizeof_len((s).len())).sum::<usize>()
+    }
+
+    fn write_message<W: WriterBackend>(&self, w: &mut Writer<W>) -> Result<()> {
+        for s in &self.ranges { w.write_with_tag(10, |w| w.write_message(s))?; }
+        if !self.want.is_empty() { w.write_with_tag(18, |w| w.write_bytes(&**&self.want))?; }
+        for s in &self.entries { w.write_with_tag(26, |w| w.write_bytes(&**s))?; }
+        Ok(())
+    }
+}
+
+#[allow(clippy::derive_partial_eq_without_eq)]
+#[derive(Debug, Default, PartialEq, Clone)]
+pub struct StateRange {
+    pub first: u64,
+    pub last: u64,
+    pub count: u32,
+    pub fingerprint: Vec<u8>,
+    pub items: Vec<u8>,
+}
+
+impl<'a> MessageRead<'a> for StateRange {
+    fn from_reader(r: &mut BytesReader, bytes: &'a [u8]) -> Result<Self> {
+        let mut msg = Self::default();
+        while !r.is_eof() {
+            match r.next_tag(bytes) {
+                Ok(9) => msg.first = r.read_fixed64(bytes)?,
+                Ok(17) => msg.last = r.read_fixed64(bytes)?,
+                Ok(24) => msg.count = r.read_uint32(bytes)?,
+                Ok(34) => msg.fingerprint = r.read_bytes(bytes)?.to_owned(),
+                Ok(42) => msg.items = r.read_bytes(bytes)?.to_owned(),
+                Ok(t) => { r.read_unknown(bytes, t)?; }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(msg)
+    }
+}
+
+impl MessageWrite for StateRange {
+    fn get_size(&self) -> usize {
+        0
+        + if self.first == 0u64 { 0 } else { 1 + 8 }
+        + if self.last == 0u64 { 0 } else { 1 + 8 }
+        + if self.count == 0u32 { 0 } else { 1 + sizeof_varint(*(&self.count) as u64) }
+        + if self.fingerprint.is_empty() { 0 } else { 1 + sizeof_len((&self.fingerprint).len()) }
+        + if self.items.is_empty() { 0 } else { 1 + sizeof_len((&self.items).len()) }
+    }
+
+    fn write_message<W: WriterBackend>(&self, w: &mut Writer<W>) -> Result<()> {
+        if self.first != 0u64 { w.write_with_tag(9, |w| w.write_fixed64(*&self.first))?; }
+        if self.last != 0u64 { w.write_with_tag(17, |w| w.write_fixed64(*&self.last))?; }
+        if self.count != 0u32 { w.write_with_tag(24, |w| w.write_uint32(*&self.count))?; }
+        if !self.fingerprint.is_empty() { w.write_with_tag(34, |w| w.write_bytes(&**&self.fingerprint))?; }
+        if !self.items.is_empty() { w.write_with_tag(42, |w| w.write_bytes(&**&self.items))?; }
+        Ok(())
+    }
+}
+
