@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     }
                     NodeEvent::PeerUp { node_id, .. } => println!("* {node_id} joined"),
                     NodeEvent::PeerDown { node_id, .. } => println!("* {node_id} left"),
-                    NodeEvent::Message { .. } => {}
+                    NodeEvent::Message { .. } | NodeEvent::StateChanged { .. } => {}
                 }
             }
         });

@@ -186,7 +186,12 @@ impl Loop {
                     self.writers.remove(&conn);
                     self.held.remove(&conn);
                 }
-                Output::PersistPeer(_) | Output::ForgetPeer(_) => {}
+                // This example keeps nothing on disk.
+                Output::PersistPeer(_)
+                | Output::ForgetPeer(_)
+                | Output::PersistState { .. }
+                | Output::ForgetState(_)
+                | Output::PersistClock(_) => {}
                 Output::Event(event) => show(&event),
                 Output::Timeout(deadline) => return deadline,
             }
@@ -266,7 +271,7 @@ fn show(event: &NodeEvent) {
         NodeEvent::Chat { nick, text, .. } => println!("<{}> {}", clean(nick), clean(text)),
         NodeEvent::PeerUp { node_id, .. } => println!("* {node_id} joined"),
         NodeEvent::PeerDown { node_id, .. } => println!("* {node_id} left"),
-        NodeEvent::Message { .. } => {}
+        NodeEvent::Message { .. } | NodeEvent::StateChanged { .. } => {}
     }
 }
 

@@ -528,6 +528,37 @@ fn node_seeds(v: &Vectors) {
         NodeOp::Tick { unit: 2, amount: 0 },
     ];
     write("node_inputs", "tree-link-replaced", &script(1, &ops));
+    // State writes (type index 11) from a peer: a shared key, the signer's own key, another
+    // node's key (refused), one at the Lamport ceiling (refused), then a delete; a second
+    // apart, within the harness's rate limit.
+    let state = |id, pick: &'static [u8]| {
+        NodeOp::Gossip(Gossip {
+            conn: 0,
+            signer: 0,
+            claim: 0,
+            pubkey: 1,
+            tamper: 0,
+            msg_type: 11,
+            hop: 10,
+            id,
+            payload: pick,
+        })
+    };
+    let ops = [
+        NodeOp::Accept { peer: 0 },
+        state(10, b"\x01\x00shared value"),
+        state(11, b"\x01\x01own value"),
+        NodeOp::Tick { unit: 1, amount: 1 },
+        state(12, b"\x01\x22not mine"),
+        state(13, b"\x01\x18at the ceiling"),
+        NodeOp::Tick { unit: 1, amount: 1 },
+        state(14, b"\x01\x0c"),
+        NodeOp::Tick {
+            unit: 1,
+            amount: 11,
+        },
+    ];
+    write("node_inputs", "state-writes", &script(1, &ops));
 }
 
 fn main() {

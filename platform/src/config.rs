@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use micelio_core::node::address::{AddrError, is_wildcard_host, split_host_port};
 use micelio_core::node::{NodeConfig, TreeConfig};
+use micelio_core::state::StateConfig;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
@@ -60,11 +61,16 @@ pub struct Config {
 pub struct ExtensionsSection {
     /// Eager/lazy dissemination (`tree1`): every node gets every message with about one copy.
     pub tree: bool,
+    /// The shared state map (`state1`, docs/state.md): off keeps no map.
+    pub state: bool,
 }
 
 impl Default for ExtensionsSection {
     fn default() -> Self {
-        ExtensionsSection { tree: true }
+        ExtensionsSection {
+            tree: true,
+            state: true,
+        }
     }
 }
 
@@ -509,6 +515,10 @@ impl Config {
             tree: TreeConfig {
                 enabled: self.extensions.tree,
                 ..defaults.tree.clone()
+            },
+            state: StateConfig {
+                enabled: self.extensions.state,
+                ..defaults.state.clone()
             },
             ..defaults
         }
@@ -2309,6 +2319,15 @@ format = "text"
                 .enabled
         );
         assert!(Config::from_toml_str("[extensions]\ntree = \"yes\"\n").is_err());
+        let config = Config::from_toml_str("[extensions]\nstate = false\n").expect("parses");
+        let node = config.to_node_config(String::new(), false);
+        assert!(!node.state.enabled && node.tree.enabled);
+        assert!(
+            Config::default()
+                .to_node_config(String::new(), false)
+                .state
+                .enabled
+        );
 
         let mut config = Config::default();
         config.limits.idle_ttl = GoDuration::from_secs(-5);

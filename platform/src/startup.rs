@@ -96,6 +96,8 @@ pub fn prepare(config: &Config) -> Result<Prepared, StartupError> {
     let mut node = Node::new(node_config, identity, seed, clock.now(), Clock::unix_now());
     let loaded = store.load_peers().map_err(StartupError::Store)?;
     node.load_peers(loaded.records);
+    let (lamport, entries) = store.load_state().map_err(StartupError::Store)?;
+    node.load_state(lamport, entries);
     Ok(Prepared {
         node,
         store,

@@ -1,5 +1,6 @@
 //! The node's SQLite database `<data_dir>/data.db` (NODE.md §4.4): the persisted known-peer
-//! table (PROTOCOL.md §12.1, §12.10), owned exclusively by one node process at a time.
+//! table (PROTOCOL.md §12.1, §12.10) and the shared state map (docs/state.md), owned
+//! exclusively by one node process at a time.
 //!
 //! The reference keeps each record as a JSON value in a bbolt bucket; nothing on the wire
 //! depends on the storage engine, so this store keeps the same record fields as columns of a
@@ -38,6 +39,16 @@ const MIGRATIONS: &[&str] = &[
         last_seen INTEGER NOT NULL,
         fail_count INTEGER NOT NULL,
         last_fail INTEGER NOT NULL
+    );",
+    // v2: the shared state map (docs/state.md): each key's entry as its encoded, signed
+    // envelope (verified again when loaded), and the node's Lamport clock.
+    "CREATE TABLE state_entries (
+        key TEXT PRIMARY KEY,
+        envelope BLOB NOT NULL
+    );
+    CREATE TABLE state_clock (
+        id INTEGER PRIMARY KEY CHECK (id = 0),
+        time INTEGER NOT NULL
     );",
 ];
 
@@ -353,6 +364,71 @@ impl Store {
             let mut statement = tx.prepare_cached("DELETE FROM peers WHERE node_id = ?1")?;
             for id in ids {
                 statement.execute([id.as_str()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Reads the shared map: the Lamport clock (0 if never stored) and every entry's
+    /// encoded envelope, for `Node::load_state` (which verifies each again).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`] when the tables cannot be read.
+    pub fn load_state(&self) -> Result<(u64, Vec<Vec<u8>>), StoreError> {
+        let clock: Option<i64> = self
+            .conn
+            .query_row("SELECT time FROM state_clock WHERE id = 0", [], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        let mut statement = self
+            .conn
+            .prepare("SELECT envelope FROM state_entries ORDER BY key")?;
+        let entries = statement
+            .query_map([], |row| row.get::<_, Vec<u8>>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let clock = clock.map_or(0, |t| u64::from_ne_bytes(t.to_ne_bytes()));
+        Ok((clock, entries))
+    }
+
+    /// Stores entries (key, encoded envelope; replacing a key's previous one), deletes
+    /// `forget`, and stores `clock` if given, in one transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`] when the write fails; then none of it is stored.
+    pub fn save_state(
+        &mut self,
+        entries: &[(String, Vec<u8>)],
+        forget: &[String],
+        clock: Option<u64>,
+    ) -> Result<(), StoreError> {
+        if entries.is_empty() && forget.is_empty() && clock.is_none() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut save = tx.prepare_cached(
+                "INSERT INTO state_entries (key, envelope) VALUES (?1, ?2) \
+                 ON CONFLICT(key) DO UPDATE SET envelope = excluded.envelope",
+            )?;
+            for (key, envelope) in entries {
+                save.execute(params![key, envelope])?;
+            }
+            let mut delete = tx.prepare_cached("DELETE FROM state_entries WHERE key = ?1")?;
+            for key in forget {
+                delete.execute([key])?;
+            }
+            if let Some(time) = clock {
+                // Stored as the same 64 bits, read back by `load_state`.
+                let time = i64::from_ne_bytes(time.to_ne_bytes());
+                tx.execute(
+                    "INSERT INTO state_clock (id, time) VALUES (0, ?1) \
+                     ON CONFLICT(id) DO UPDATE SET time = excluded.time",
+                    [time],
+                )?;
             }
         }
         tx.commit()?;

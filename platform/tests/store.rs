@@ -371,7 +371,7 @@ fn integrity_check_and_wal() {
 fn schema_is_created_at_the_current_version() {
     let dir = TempDir::new("schema");
     let store = Store::open(&dir.db()).unwrap();
-    assert_eq!(SCHEMA_VERSION, 1);
+    assert_eq!(SCHEMA_VERSION, 2);
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let conn = raw_conn(&dir.db());
     let mut statement = conn
@@ -488,4 +488,31 @@ fn files_are_created_with_mode_0600() {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
     }
+}
+
+#[test]
+fn state_entries_and_clock_survive_a_reopen() {
+    let dir = TempDir::new("state");
+    let mut store = Store::open(&dir.db()).unwrap();
+    assert_eq!(
+        store.load_state().unwrap(),
+        (0, Vec::new()),
+        "nothing stored yet"
+    );
+    let entries = vec![
+        ("b".to_owned(), vec![2u8; 40]),
+        ("a".to_owned(), vec![1u8; 30]),
+        ("gone".to_owned(), vec![9u8; 10]),
+    ];
+    store.save_state(&entries, &[], Some(7)).unwrap();
+    // A later batch replaces a key, forgets one, and moves the clock (kept as 64 bits).
+    let replaced = vec![("b".to_owned(), vec![3u8; 5])];
+    store
+        .save_state(&replaced, &["gone".to_owned()], Some(u64::MAX - 1))
+        .unwrap();
+    store.close().unwrap();
+    let store = Store::open(&dir.db()).unwrap();
+    let (clock, loaded) = store.load_state().unwrap();
+    assert_eq!(clock, u64::MAX - 1);
+    assert_eq!(loaded, vec![vec![1u8; 30], vec![3u8; 5]], "in key order");
 }

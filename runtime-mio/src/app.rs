@@ -66,6 +66,14 @@ impl Application for DaemonApp {
             } => {
                 tracing::debug!(%sender, msg_type, "message received");
             }
+            NodeEvent::StateChanged {
+                key,
+                writer,
+                lamport,
+                ..
+            } => {
+                tracing::debug!(%key, %writer, lamport, "state changed");
+            }
         }
     }
 

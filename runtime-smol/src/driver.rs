@@ -260,6 +260,9 @@ impl Driver {
                 }
                 Output::PersistPeer(record) => self.batch.save(record),
                 Output::ForgetPeer(id) => self.batch.forget(id),
+                Output::PersistState { key, envelope } => self.batch.save_state(key, envelope),
+                Output::ForgetState(key) => self.batch.forget_state(key),
+                Output::PersistClock(time) => self.batch.save_clock(time),
                 Output::Event(event) => self.channels.events.push(event),
                 Output::Timeout(at) => return at,
             }

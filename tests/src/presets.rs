@@ -35,10 +35,12 @@ pub fn no_discovery() -> NodeConfig {
     }
 }
 
-/// `config` with the dissemination extension off: the node behaves like the reference.
+/// `config` with every extension off (dissemination, state map): the node behaves like the
+/// reference.
 pub fn reference_mode(config: &NodeConfig) -> NodeConfig {
     let mut config = config.clone();
     config.tree.enabled = false;
+    config.state.enabled = false;
     config
 }
 

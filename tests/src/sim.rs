@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::time::Duration;
 
 use micelio_core::identity::{Identity, NodeId};
-use micelio_core::node::{ConnId, DialId, Input, Node, NodeConfig, NodeEvent, Output};
+use micelio_core::node::{
+    CommandError, ConnId, DialId, Input, Node, NodeConfig, NodeEvent, Output,
+};
 use micelio_core::suite::Suite;
 use micelio_core::time::Instant;
 use rand_chacha::ChaCha20Rng;
@@ -14,8 +16,9 @@ use rand_core::{RngCore, SeedableRng};
 use crate::adversary::Adversary;
 use crate::metrics::{Metrics, Report};
 use crate::network::{NetworkConfig, Partition};
-use crate::store::PeerStore;
+use crate::store::{PeerStore, StateStore};
 use crate::trace::TraceHash;
+use micelio_core::state::{Entry, StateMap};
 
 /// A host's index in the simulation.
 pub type HostId = usize;
@@ -82,6 +85,8 @@ pub struct Host {
     pub spec: Option<NodeSpec>,
     /// The persisted peer table, as the runtime's store would hold it.
     pub store: PeerStore,
+    /// The persisted shared map and clock.
+    pub state_store: StateStore,
     /// Everything its application was told, with the time.
     pub events: Vec<(Instant, NodeEvent)>,
     wake: Option<Instant>,
@@ -166,6 +171,8 @@ pub struct Sim {
     pub steps: u64,
     /// The cryptography every identity of the run uses.
     suite: Suite,
+    /// Every write a node's application made to the shared map, as its writer signed it.
+    pub state_writes: Vec<Entry>,
 }
 
 impl Sim {
@@ -195,6 +202,7 @@ impl Sim {
             metrics: Metrics::default(),
             chat_counter: 0,
             steps: 0,
+            state_writes: Vec::new(),
         }
     }
 
@@ -279,6 +287,7 @@ impl Sim {
             identity_seed,
             spec: Some(spec),
             store: PeerStore::new(),
+            state_store: StateStore::default(),
             events: Vec::new(),
             wake: None,
         });
@@ -306,6 +315,7 @@ impl Sim {
             identity_seed,
             spec: None,
             store: PeerStore::new(),
+            state_store: StateStore::default(),
             events: Vec::new(),
             wake: None,
         });
@@ -339,6 +349,8 @@ impl Sim {
         let unix = UNIX_EPOCH_AT_START + self.now.as_nanos() as i64 / 1_000_000_000;
         let mut node = Node::new(config, identity, seed, self.now, unix);
         node.load_peers(self.hosts[host].store.records().into_values());
+        let state = &self.hosts[host].state_store;
+        node.load_state(state.clock, state.entries.values().cloned());
         self.hosts[host].actor = Some(Actor::Node(Box::new(node)));
     }
 
@@ -486,6 +498,40 @@ impl Sim {
         text
     }
 
+    /// Writes `value` under `key` of the shared map on `host` (`None` deletes), recording
+    /// the write for [`Sim::state_oracle`]. A crashed host refuses as a shut-down node.
+    pub fn state_write(
+        &mut self,
+        host: HostId,
+        key: &str,
+        value: Option<&[u8]>,
+    ) -> Result<(), CommandError> {
+        let now = self.now;
+        let Some(Actor::Node(node)) = &mut self.hosts[host].actor else {
+            return Err(CommandError::ShutDown);
+        };
+        let written = match value {
+            Some(value) => node.state_set(now, key, value.to_vec()),
+            None => node.state_delete(now, key),
+        };
+        let entry = node.state().entry(key).cloned();
+        self.drain(host);
+        written?;
+        if let Some(entry) = entry {
+            self.state_writes.push(entry);
+        }
+        Ok(())
+    }
+
+    /// The map the last-writer rule gives over every write of [`Sim::state_writes`].
+    pub fn state_oracle(&self) -> StateMap {
+        let mut map = StateMap::new(usize::MAX);
+        for entry in &self.state_writes {
+            map.apply(entry.clone());
+        }
+        map
+    }
+
     // ----- running -----
 
     /// Runs every event up to `until` (inclusive), then sets the clock to it.
@@ -599,6 +645,16 @@ impl Sim {
                 }
                 Output::ForgetPeer(id) => {
                     self.hosts[host].store.remove(id);
+                }
+                Output::PersistState { key, envelope } => {
+                    self.hosts[host].state_store.entries.insert(key, envelope);
+                }
+                Output::ForgetState(key) => {
+                    self.hosts[host].state_store.entries.remove(&key);
+                }
+                Output::PersistClock(time) => {
+                    let store = &mut self.hosts[host].state_store;
+                    store.clock = store.clock.max(time);
                 }
                 Output::Event(event) => self.record_event(host, event),
             }

@@ -1,5 +1,6 @@
-//! The simulated peer store of one host: a write log compacted on demand, so the millions
-//! of `PersistPeer` writes of a large run cost an append each instead of a tree insert.
+//! The simulated store of one host: the peer table as a write log compacted on demand, so
+//! the millions of `PersistPeer` writes of a large run cost an append each instead of a tree
+//! insert; and the shared map's entries and clock.
 
 use std::collections::BTreeMap;
 
@@ -128,4 +129,14 @@ mod tests {
         }
         assert_eq!(store.records(), model);
     }
+}
+
+/// What a host's runtime would hold of the shared map: each key's encoded entry and the
+/// Lamport clock.
+#[derive(Debug, Default)]
+pub struct StateStore {
+    /// Encoded entry envelopes by key.
+    pub entries: BTreeMap<String, Vec<u8>>,
+    /// The clock as last persisted.
+    pub clock: u64,
 }

@@ -148,6 +148,7 @@ impl Node {
         }
         self.send_exchange(now, conn, id);
         self.tree_peer_up(now, &peer);
+        self.state_peer_up(now, &peer);
     }
 
     /// Stores a record in the table and emits its persistence outputs.

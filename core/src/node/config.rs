@@ -6,6 +6,7 @@ use core::time::Duration;
 
 use super::tree::TreeConfig;
 use crate::connection::ConnectionConfig;
+use crate::state::StateConfig;
 
 /// Everything a [`super::Node`] needs to know before it starts. [`Default`] gives the
 /// reference's values (spec §2) and our bounds for every table the reference leaves unbounded.
@@ -77,6 +78,9 @@ pub struct NodeConfig {
     /// The eager/lazy dissemination extension (on by default; off behaves like the
     /// reference).
     pub tree: TreeConfig,
+    /// The shared state map (extension `state1`; on by default; off keeps no map and
+    /// delivers writes as plain messages, like the reference).
+    pub state: StateConfig,
     /// Bound: connections still in handshake or hello at once; more are closed on accept.
     pub max_pending_connections: usize,
     /// At capacity, one inbound connection per this interval is still taken through the
@@ -127,6 +131,7 @@ impl Default for NodeConfig {
             referral_interval: Duration::from_secs(5),
             referral_entries: 16,
             tree: TreeConfig::default(),
+            state: StateConfig::default(),
         }
     }
 }

@@ -21,12 +21,20 @@ impl Node {
         LocalHello {
             tags: self.config.tags.clone(),
             listen_addr: self.config.advertised_addr.clone(),
-            capabilities: if self.tree.enabled() {
-                String::from(tree::TREE_CAPABILITY)
-            } else {
-                String::new()
-            },
+            capabilities: self.capabilities(),
         }
+    }
+
+    /// The extensions this node announces, dot-separated (`tree1.state1`).
+    fn capabilities(&self) -> String {
+        let mut tokens: Vec<&str> = Vec::new();
+        if self.tree.enabled() {
+            tokens.push(tree::TREE_CAPABILITY);
+        }
+        if self.state.config().enabled {
+            tokens.push(crate::state::STATE_CAPABILITY);
+        }
+        tokens.join(".")
     }
 
     pub(super) fn new_slot(
@@ -138,7 +146,8 @@ impl Node {
             let event = match (event, slot.peer) {
                 (Event::Envelope(envelope), Some(from))
                     if envelope.msg_type != msg_type::PEER_EXCHANGE
-                        && !self.is_tree_control(&from, &envelope) =>
+                        && !self.is_tree_control(&from, &envelope)
+                        && !self.is_state_sync(&from, &envelope) =>
                 {
                     gossip.push(envelope);
                     gossip_from = Some(from);
@@ -214,6 +223,7 @@ impl Node {
             if self.admitted.get(&id) == Some(&conn) {
                 self.admitted.remove(&id);
                 self.tree_peer_down(&id);
+                self.state_peer_down(&id);
                 tracing::info!(peer = %id, %reason, "peer disconnected");
                 match self.successor_of(&slot) {
                     // The same node is finishing a hello on another connection (typically the

@@ -23,6 +23,8 @@ impl Node {
             self.on_exchange(now, conn, from, &envelope);
         } else if self.is_tree_control(&from, &envelope) {
             self.on_tree_control(now, from, &envelope);
+        } else if self.is_state_sync(&from, &envelope) {
+            self.on_state_sync(now, from, &envelope);
         } else {
             self.on_gossip(now, from, envelope);
         }

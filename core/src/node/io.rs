@@ -121,6 +121,17 @@ pub enum NodeEvent {
         /// Why.
         reason: CloseReason,
     },
+    /// A key of the shared map changed (a write of this node's, or one from the network).
+    StateChanged {
+        /// The key.
+        key: String,
+        /// Its value now (`None`: deleted).
+        value: Option<Vec<u8>>,
+        /// Who wrote it.
+        writer: NodeId,
+        /// The write's Lamport time.
+        lamport: u64,
+    },
 }
 
 /// What the runtime must do next; drain with [`super::Node::poll_output`] until
@@ -152,6 +163,20 @@ pub enum Output {
     PersistPeer(PeerRecord),
     /// Delete the stored record of this node (evicted from the bounded table).
     ForgetPeer(NodeId),
+    /// Store (insert or replace) the entry of a key of the shared map: its encoded, signed
+    /// envelope, to hand back to [`super::Node::load_state`] at the next start.
+    PersistState {
+        /// The key.
+        key: String,
+        /// The entry's envelope, encoded.
+        envelope: Vec<u8>,
+    },
+    /// Delete the stored entry of this key (an expired tombstone, or an entry that no longer
+    /// loads).
+    ForgetState(String),
+    /// Store the node's Lamport clock (after each of its own writes), for
+    /// [`super::Node::load_state`].
+    PersistClock(u64),
     /// Tell the application.
     Event(NodeEvent),
     /// Nothing else to do until this instant (or until the next input); `None` after shutdown.

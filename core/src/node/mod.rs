@@ -33,6 +33,7 @@ pub mod peers;
 pub mod rate_limiter;
 mod relay;
 pub mod seen_cache;
+mod state;
 pub mod tree;
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -58,6 +59,8 @@ use peers::PeerTable;
 use seen_cache::SeenCache;
 use tree::Tree;
 
+use crate::state::{Replica, StateError};
+
 use crate::connection::{CloseReason, Connection};
 use crate::envelope::{self, msg_type};
 use crate::identity::{Identity, NodeId};
@@ -78,6 +81,8 @@ pub enum CommandError {
     OwnAddress,
     /// The node has shut down.
     ShutDown,
+    /// A write to the shared map was refused.
+    State(StateError),
 }
 
 impl fmt::Display for CommandError {
@@ -87,6 +92,7 @@ impl fmt::Display for CommandError {
             Self::NotGossipType(t) => write!(f, "msg_type {t} is not a gossip type"),
             Self::OwnAddress => f.write_str("refusing to dial this node's own address"),
             Self::ShutDown => f.write_str("node is shut down"),
+            Self::State(e) => write!(f, "{e}"),
         }
     }
 }
@@ -224,6 +230,12 @@ pub struct Node {
     gossip: Gossip,
     /// Eager/lazy dissemination with the peers that announced it.
     tree: Tree,
+    /// The shared map, its clock and the `state1` peers.
+    state: Replica,
+    /// When the next anti-entropy round starts.
+    next_state_sync: Instant,
+    /// Whose turn the next round is (an index into the `state1` peers).
+    state_turn: usize,
     /// Envelope bytes sent, by kind.
     traffic: TrafficStats,
     bootstrap: Vec<BootstrapDialer>,
@@ -283,6 +295,7 @@ impl Node {
             })
             .collect();
         let config_tree = config.tree.clone();
+        let config_for_state = config.clone();
         let store_ttl = config.seen_ttl + config.sweep_interval;
         Node {
             peers: PeerTable::with_seed(config.max_known_peers, hashing.next_u64()),
@@ -300,6 +313,9 @@ impl Node {
             admitted: BTreeMap::new(),
             gossip,
             tree: Tree::new(config_tree, store_ttl),
+            state: state::replica(&config_for_state),
+            next_state_sync: now + config_for_state.state.sync_interval,
+            state_turn: 0,
             traffic: TrafficStats::default(),
             bootstrap,
             dials: BTreeMap::new(),
@@ -568,6 +584,9 @@ impl Node {
         if let Some(at) = self.tree_timeout() {
             next = next.min(at);
         }
+        if let Some(at) = self.state_timeout() {
+            next = next.min(at);
+        }
         for dialer in &self.bootstrap {
             if let Some(at) = dialer.due() {
                 next = next.min(at);
@@ -664,6 +683,7 @@ impl Node {
             self.discover(now);
         }
         self.tree_timers(now);
+        self.state_timers(now);
         if now >= self.next_sweep {
             self.next_sweep = now + self.config.sweep_interval;
             self.gossip.sweep(now);

@@ -56,13 +56,19 @@ impl Node {
                 return;
             }
         };
-        if sender != self.node_id() {
-            self.deliver(sender, &envelope);
+        if sender != self.node_id() && !self.deliver(now, sender, &envelope) {
+            return;
         }
         self.relay(now, Some(from), detour, envelope);
     }
 
-    pub(super) fn deliver(&mut self, sender: NodeId, envelope: &Envelope) {
+    /// Hands a checked message to the application (a state write to the map); false when
+    /// it must not be relayed (a state write that breaks the map's rules).
+    pub(super) fn deliver(&mut self, now: Instant, sender: NodeId, envelope: &Envelope) -> bool {
+        if envelope.msg_type == msg_type::STATE_WRITE && self.state.config().enabled {
+            self.gossip.stats.delivered += 1;
+            return self.on_state_write(now, sender, envelope);
+        }
         let event = if envelope.msg_type == msg_type::CHAT {
             match micelio_proto::decode::<ChatMessage>(&envelope.payload) {
                 Ok(chat) => NodeEvent::Chat {
@@ -73,7 +79,7 @@ impl Node {
                 },
                 Err(_) => {
                     tracing::error!(sender = %sender, "unmarshal chat");
-                    return;
+                    return true;
                 }
             }
         } else {
@@ -86,5 +92,6 @@ impl Node {
         };
         self.gossip.stats.delivered += 1;
         self.outputs.push_back(Output::Event(event));
+        true
     }
 }

@@ -52,7 +52,7 @@ pub fn key_hash(key: &str) -> KeyHash {
 }
 
 /// Why an envelope is not a valid entry. Every variant drops that envelope only.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryError {
     /// The envelope is not of type 11.
     WrongType(u32),

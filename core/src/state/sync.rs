@@ -46,6 +46,10 @@ pub enum SyncError {
     ItemsOutOfRange,
     /// A want list that is not whole key hashes, or longer than [`MAX_WANT`].
     WantLength(usize),
+    /// The sender did not announce `state1`.
+    NotALink,
+    /// The sender used up its messages for this interval.
+    OverBudget,
 }
 
 impl fmt::Display for SyncError {
@@ -59,6 +63,8 @@ impl fmt::Display for SyncError {
             Self::ItemsLength => f.write_str("item list does not match its count"),
             Self::ItemsOutOfRange => f.write_str("items out of order or outside their range"),
             Self::WantLength(n) => write!(f, "want list of {n} bytes"),
+            Self::NotALink => f.write_str("sender did not announce state1"),
+            Self::OverBudget => f.write_str("sender is over its sync budget"),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! and PeerExchanges, built from the script's fields.
 
 use micelio_core::envelope;
-use micelio_core::proto::{self, ChatMessage, Envelope, PeerExchange, PeerInfo};
+use micelio_core::proto::{self, ChatMessage, Envelope, PeerExchange, PeerInfo, StateWrite};
 
 use super::ops::{Entry, Gossip};
 use crate::identities;
@@ -10,7 +10,7 @@ use crate::identities;
 /// The address the node advertises when listening.
 pub const OWN_ADDR: &str = "10.0.0.1:4000";
 /// Message types tried (indexed modulo the length).
-pub const TYPES: [u32; 11] = [3, 3, 6, 1000, 0, u32::MAX, 1, 2, 4, 5, 10];
+pub const TYPES: [u32; 12] = [3, 3, 6, 1000, 0, u32::MAX, 1, 2, 4, 5, 10, 11];
 /// Addresses tried in exchanges and dials.
 pub const ADDRS: [&str; 8] = [
     "10.0.0.5:4000",
@@ -34,17 +34,22 @@ pub fn gossip(g: &Gossip<'_>, fresh_id: impl FnOnce() -> String) -> Envelope {
     let signer = identities::any(usize::from(g.signer));
     let claimed = (g.claim < 200).then(|| identities::any(usize::from(g.claim)));
     let msg_type = msg_type(g.msg_type);
-    let payload =
-        if msg_type == envelope::msg_type::CHAT && g.payload.first().is_some_and(|b| b % 2 == 1) {
-            let chat = ChatMessage {
-                nick: "fz".into(),
-                text: String::from_utf8_lossy(g.payload).into_owned(),
-                timestamp: 1,
-            };
-            proto::encode(&chat)
-        } else {
-            g.payload.to_vec()
+    let wrap = g.payload.first().is_some_and(|b| b % 2 == 1);
+    let mut lamport = 0;
+    let payload = if msg_type == envelope::msg_type::CHAT && wrap {
+        let chat = ChatMessage {
+            nick: "fz".into(),
+            text: String::from_utf8_lossy(g.payload).into_owned(),
+            timestamp: 1,
         };
+        proto::encode(&chat)
+    } else if msg_type == envelope::msg_type::STATE_WRITE && wrap {
+        let (write, at) = state_write(signer, g.payload);
+        lamport = at;
+        proto::encode(&write)
+    } else {
+        g.payload.to_vec()
+    };
     let id = match g.id % 16 {
         n @ 0..=7 => format!("m{n}"),
         8 => String::new(),
@@ -52,6 +57,10 @@ pub fn gossip(g: &Gossip<'_>, fresh_id: impl FnOnce() -> String) -> Envelope {
         _ => fresh_id(),
     };
     let mut e = envelope::originate(signer, id, msg_type, g.hop.into(), payload, false);
+    if lamport != 0 {
+        e.lamport_ts = lamport;
+        envelope::sign(&mut e, signer);
+    }
     e.sender_id = match claimed {
         Some(identity) => identity.node_id().as_str().into(),
         None => [
@@ -111,4 +120,32 @@ pub fn exchange(signer: u8, entries: &[Entry], id: String) -> Envelope {
         .collect();
     let signer = identities::any(usize::from(signer));
     envelope::peer_exchange(signer, id, &PeerExchange { peers })
+}
+
+/// A state write by `signer` from script bytes (the first is the wrapping flag): the second
+/// picks the key (shared, the signer's own, another node's, empty), whether it deletes, and
+/// its Lamport time (small, large, at and past the ceiling); the rest is the value.
+fn state_write(signer: &micelio_core::identity::Identity, bytes: &[u8]) -> (StateWrite, u64) {
+    let pick = bytes.get(1).copied().unwrap_or(0);
+    let other = identities::any(usize::from(pick >> 5));
+    let key = match pick % 4 {
+        0 => "shared/k".to_owned(),
+        1 => format!("node/{}/k", signer.node_id()),
+        2 => format!("node/{}/k", other.node_id()),
+        _ => String::new(),
+    };
+    let deleted = pick & 4 != 0;
+    let value = if deleted {
+        Vec::new()
+    } else {
+        bytes.get(2..).unwrap_or_default().to_vec()
+    };
+    let lamport = [1, 2, (1 << 62) - 1, 1 << 62][usize::from(pick >> 3) % 4];
+    let write = StateWrite {
+        key,
+        value,
+        deleted,
+        written_at: 1_700_000_000,
+    };
+    (write, lamport)
 }

@@ -6,7 +6,9 @@ use micelio_core::envelope::msg_type;
 use micelio_core::identity::NodeId;
 use micelio_core::node::peers::validate_loaded;
 use micelio_core::node::{Node, NodeConfig, NodeEvent, PeerRecord};
-use micelio_core::proto::{self, ChatMessage, Envelope, PeerExchange, TreeControl};
+use micelio_core::proto::{self, ChatMessage, Envelope, PeerExchange, StateWrite, TreeControl};
+use micelio_core::state::{CheckTime, Entry};
+use micelio_core::suite::Suite;
 use micelio_core::time::Instant;
 
 use crate::identities;
@@ -100,13 +102,42 @@ impl Oracle {
                     "PeerDown for a peer not up: {node_id:?}"
                 );
             }
+            NodeEvent::StateChanged {
+                key, value, writer, ..
+            } => {
+                assert_ne!(*writer, self.node_id, "a write of its own from the network");
+                let genuine = self.genuine.iter().any(|(s, t, payload)| {
+                    s == writer.as_str()
+                        && *t == msg_type::STATE_WRITE
+                        && proto::decode::<StateWrite>(payload).is_ok_and(|w| {
+                            w.key == *key && (w.deleted || Some(&w.value) == value.as_ref())
+                        })
+                });
+                assert!(genuine, "state change {key:?} that {writer:?} never signed");
+            }
         }
+    }
+
+    /// A map entry the node persists: the writer's genuine entry, under its own key.
+    pub fn persisted_state(&self, key: &str, envelope: &[u8]) {
+        let envelope: Envelope = proto::decode(envelope).expect("a persisted entry decodes");
+        let time = CheckTime {
+            unix_now: 1_700_000_000,
+            tombstone_horizon: u64::MAX / 2,
+        };
+        let entry = Entry::verify(Suite::Standard, envelope, time).expect("a valid entry");
+        assert_eq!(entry.key(), key, "persisted under another key");
     }
 
     /// An envelope the node sent to a harness peer (`tree`: one that announced the `tree1`
     /// extension): only genuine envelopes leave it, and extension control messages only
     /// to extension peers, well formed and within bounds.
     pub fn from_node(&self, envelope: &Envelope, tree: bool) {
+        assert_ne!(
+            envelope.msg_type,
+            msg_type::STATE_SYNC,
+            "state sync sent to a peer that did not announce state1"
+        );
         if envelope.msg_type == msg_type::TREE_CONTROL && envelope.signature.is_empty() {
             assert!(
                 tree,

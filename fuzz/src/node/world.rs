@@ -183,7 +183,10 @@ impl World {
                     self.links.remove(&conn);
                 }
                 Output::PersistPeer(record) => self.oracle.persisted(&record),
-                Output::ForgetPeer(_) => {}
+                Output::ForgetPeer(_) | Output::ForgetState(_) | Output::PersistClock(_) => {}
+                Output::PersistState { key, envelope } => {
+                    self.oracle.persisted_state(&key, &envelope);
+                }
                 Output::Event(event) => self.oracle.event(&event),
                 Output::Timeout(at) => {
                     // A deadline already reached is the runtime's next wake-up (a new node's

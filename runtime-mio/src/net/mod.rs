@@ -516,6 +516,9 @@ impl EventLoop {
                 }
                 Output::PersistPeer(record) => self.batch.save(record),
                 Output::ForgetPeer(id) => self.batch.forget(id),
+                Output::PersistState { key, envelope } => self.batch.save_state(key, envelope),
+                Output::ForgetState(key) => self.batch.forget_state(key),
+                Output::PersistClock(time) => self.batch.save_clock(time),
                 Output::Event(event) => app.on_event(event),
                 Output::Timeout(at) => return at,
             }
