@@ -166,8 +166,13 @@ fn thousand_nodes_twenty_seeds_tree_against_push_only() {
 /// The node settings of the 10,000-node runs: the reference's timers and `max_peers`;
 /// smaller table bounds keep 10,000 nodes in one process within this machine's memory.
 fn ten_thousand_config(reference: bool) -> NodeConfig {
+    // MICELIO_SIM_KNOWN_PEERS overrides the known-peer bound (256) to study its effect.
+    let known = std::env::var("MICELIO_SIM_KNOWN_PEERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
     let config = NodeConfig {
-        max_known_peers: 256,
+        max_known_peers: known,
         max_keys: 1_024,
         max_seen: 8_192,
         max_rate_buckets: 1_024,

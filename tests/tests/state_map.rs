@@ -9,12 +9,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use micelio_core::envelope::{self, msg_type};
-use micelio_core::node::{CommandError, NodeConfig};
+use micelio_core::node::{CommandError, NodeConfig, NodeEvent};
 use micelio_core::proto::{self, Envelope, StateWrite};
 use micelio_core::state::{ClockExhausted, StateError};
 use micelio_core::suite::Suite;
 use micelio_core::time::Instant;
-use micelio_sim::presets::brisk_discovery;
+use micelio_sim::presets::{brisk_discovery, no_discovery, reference_mode};
 use micelio_sim::{HostId, NetworkConfig, NodeSpec, Sim, seed_from_env};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -40,10 +40,16 @@ fn network(seed: u64, n: usize, settle: Duration, config: &NodeConfig) -> (Sim, 
     (sim, hosts)
 }
 
-/// Random writes: `count` of them, `gap` apart, from random running hosts, to a shared key
-/// set of `keys` keys (one in five a delete) or to the writer's own `node/<id>/` key.
-fn write_randomly(sim: &mut Sim, hosts: &[HostId], choice: &mut ChaCha20Rng, count: usize) {
-    let keys = 24;
+/// Random writes: `count` of them, 100 ms apart, from random hosts (a crashed one refuses),
+/// to a shared key set of `keys` keys (one in five a delete) or to the writer's own
+/// `node/<id>/` key.
+fn write_randomly(
+    sim: &mut Sim,
+    hosts: &[HostId],
+    choice: &mut ChaCha20Rng,
+    count: usize,
+    keys: u64,
+) {
     for _ in 0..count {
         let host = hosts[(choice.next_u64() % hosts.len() as u64) as usize];
         let roll = choice.next_u64();
@@ -96,7 +102,7 @@ fn concurrent_writes_through_a_partition_and_crashes_converge_to_the_last_writer
     let config = brisk_discovery();
     let (mut sim, hosts) = network(seed, 80, Duration::from_secs(30), &config);
     let mut choice = ChaCha20Rng::seed_from_u64(seed ^ 0x57a7e);
-    write_randomly(&mut sim, &hosts, &mut choice, 40);
+    write_randomly(&mut sim, &hosts, &mut choice, 40, 24);
 
     // Three nodes crash; the rest split in two halves for 60 s and both sides keep writing,
     // often to the same keys.
@@ -113,7 +119,7 @@ fn concurrent_writes_through_a_partition_and_crashes_converge_to_the_last_writer
         .copied()
         .filter(|h| !crashed.contains(h))
         .collect();
-    write_randomly(&mut sim, &running, &mut choice, 120);
+    write_randomly(&mut sim, &running, &mut choice, 120, 24);
     assert!(
         !diverging(&sim, &running).is_empty(),
         "the halves cannot agree while cut"
@@ -390,4 +396,117 @@ fn hostile_writers_are_refused_or_contained() {
         .map(|&h| sim.hosts[h].node().unwrap().state().state_hash())
         .collect();
     assert_eq!(hashes.len(), 1, "honest maps agree");
+}
+
+#[test]
+fn writes_cross_a_reference_node_between_two_of_ours() {
+    let seed = seed_from_env(930);
+    let mut sim = Sim::new(seed, NetworkConfig::default());
+    // A line 0 - 1 - 2 - 3 - 4 without discovery; node 2 runs in reference mode (no map, no
+    // extensions): writes cross it only as gossip it relays without knowing the type.
+    let ours = no_discovery();
+    let theirs = reference_mode(&ours);
+    let mut hosts: Vec<HostId> = Vec::new();
+    for i in 0..5 {
+        let bootstrap = hosts.last().map(|h| vec![*h]).unwrap_or_default();
+        let config = if i == 2 { theirs.clone() } else { ours.clone() };
+        hosts.push(sim.add_node(NodeSpec::listening(bootstrap).with_config(config)));
+    }
+    sim.run_for(Duration::from_secs(5));
+    let mut choice = ChaCha20Rng::seed_from_u64(seed);
+    for n in 0..30u64 {
+        // Both ends write, often to the same keys.
+        let host = [hosts[0], hosts[1], hosts[3], hosts[4]][(choice.next_u64() % 4) as usize];
+        let key = format!("shared/{}", choice.next_u64() % 6);
+        let value = format!("{n} from {host}");
+        let value = (n % 6 != 5).then_some(value.as_bytes());
+        assert_eq!(sim.state_write(host, &key, value), Ok(()));
+        sim.run_for(Duration::from_millis(150));
+    }
+    sim.run_for(Duration::from_secs(5));
+    let ours_hosts = [hosts[0], hosts[1], hosts[3], hosts[4]];
+    assert!(
+        diverging(&sim, &ours_hosts).is_empty(),
+        "seed {seed}: our nodes on both sides hold the oracle's map"
+    );
+    let reference = sim.hosts[hosts[2]].node().unwrap();
+    assert!(
+        reference.state().is_empty(),
+        "the reference node keeps no map"
+    );
+    assert_eq!(reference.traffic_stats().extension_received, 0);
+    let relayed = sim.hosts[hosts[2]]
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, NodeEvent::Message { msg_type: 11, .. }))
+        .count();
+    assert_eq!(
+        relayed, 30,
+        "it saw every write as a message of an unknown type"
+    );
+}
+
+/// Issue 9's figure: 1,000 nodes, `MICELIO_SIM_SEEDS` seeds (20) from `MICELIO_SIM_SEED`
+/// (1900): writes and deletes from random nodes to 100 shared keys (and their own keys),
+/// then 20 nodes crash and the rest split in two halves for 120 s while both keep writing;
+/// after the heal the crashed nodes restart. Every node must end with the oracle's map.
+#[test]
+#[ignore = "1,000 nodes x 20 seeds: many minutes; run with --ignored --release"]
+fn thousand_nodes_twenty_seeds_converge_after_partitions_and_crashes() {
+    let first = seed_from_env(1_900);
+    let seeds: u64 = std::env::var("MICELIO_SIM_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let mut slowest = Duration::ZERO;
+    for seed in first..first + seeds {
+        let wall = std::time::Instant::now();
+        let (mut sim, hosts) =
+            network(seed, 1_000, Duration::from_secs(60), &NodeConfig::default());
+        let mut choice = ChaCha20Rng::seed_from_u64(seed ^ 0x57a7e);
+        write_randomly(&mut sim, &hosts, &mut choice, 200, 100);
+        let mut crashed: Vec<HostId> = (0..20)
+            .map(|_| hosts[(choice.next_u64() % hosts.len() as u64) as usize])
+            .collect();
+        crashed.sort_unstable();
+        crashed.dedup();
+        for &h in &crashed {
+            sim.crash(h);
+        }
+        // Longer than the idle timeout: the links across the cut die, and what was held on
+        // them with them.
+        let cut = Duration::from_secs(120);
+        let groups: Vec<u8> = (0..hosts.len()).map(|i| u8::from(i % 2 == 1)).collect();
+        sim.partition(groups, cut);
+        let heal = sim.now() + cut;
+        write_randomly(&mut sim, &hosts, &mut choice, 400, 100);
+        sim.run_until(heal);
+        for &h in &crashed {
+            sim.restart(h, None);
+        }
+        let done = converge(&mut sim, &hosts, Duration::from_secs(300));
+        let left = diverging(&sim, &hosts);
+        let oracle = sim.state_oracle();
+        let after = done.map(|at| at.saturating_duration_since(heal));
+        println!(
+            "seed {seed}: {} writes, {} keys ({} live), {} crashed; every map equal to the \
+             oracle {} after the heal; {} s wall",
+            sim.state_writes.len(),
+            oracle.len(),
+            oracle.keys("").len(),
+            crashed.len(),
+            after.map_or("NEVER".to_owned(), |d| format!("{} ms", d.as_millis())),
+            wall.elapsed().as_secs()
+        );
+        assert!(
+            left.is_empty(),
+            "seed {seed}: {} hosts differ: {left:?}",
+            left.len()
+        );
+        slowest = slowest.max(after.unwrap_or(Duration::MAX));
+    }
+    println!(
+        "{seeds} seeds: slowest convergence {} ms after the heal",
+        slowest.as_millis()
+    );
 }
