@@ -4,7 +4,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use micelio_core::node::NodeEvent;
+use micelio_core::node::{Node, NodeEvent};
 use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 
@@ -79,6 +79,11 @@ impl Application for DaemonApp {
 
     fn take_stats_request(&mut self) -> bool {
         std::mem::take(&mut self.stats_requested)
+    }
+
+    fn serve(&mut self, node: &mut Node, now: micelio_core::time::Instant) {
+        self.partyline.poll();
+        self.partyline.serve_node(node, now);
     }
 
     fn take_outgoing(&mut self) -> Vec<(String, String)> {

@@ -10,8 +10,8 @@ use micelio_platform::startup::{self, Prepared, StartupError};
 use micelio_node::app::DaemonApp;
 use micelio_node::logging;
 use micelio_node::net::EventLoop;
-use micelio_node::partyline::Hub;
 use micelio_node::partyline::service::PartylineService;
+use micelio_node::partyline::{Hub, state_commands};
 use micelio_node::ssh::{AuthorizedKeys, SshServer};
 
 /// A start-up failure: the NODE.md §2 message and its cause.
@@ -70,7 +70,10 @@ fn run(overrides: &Overrides) -> Result<(), Fatal> {
     if !config.network.bootstrap.is_empty() {
         tracing::info!(peers = config.network.bootstrap.len(), "bootstrapping");
     }
-    let hub = Hub::new(config.node.name.clone(), config.networking_enabled());
+    let mut hub = Hub::new(config.node.name.clone(), config.networking_enabled());
+    if config.extensions.state {
+        state_commands::register(&mut hub).map_err(|e| fatal("fatal: partyline")(&e))?;
+    }
     let host_seed = node.identity().seed();
 
     let authorized = AuthorizedKeys::load(&data_dir.join("authorized_keys"));

@@ -19,6 +19,7 @@ use crate::conn::{Conn, WriteState};
 use crate::events::EventSender;
 use crate::handle::Command;
 use crate::net::{self, NetEvent};
+use crate::watch::Watchers;
 
 /// Time the driver gives its connections to write out their queues at shutdown (leaving room
 /// within the handle's 5 s limit for the store).
@@ -95,6 +96,8 @@ pub(crate) struct Driver {
     net_rx: Receiver<NetEvent>,
     listener: Option<Task<()>>,
     channels: Channels,
+    /// Streams of the shared map's changes.
+    watchers: Watchers,
     /// Connection closes to wait for at shutdown.
     closing: Option<Vec<Task<()>>>,
 }
@@ -124,6 +127,7 @@ impl Driver {
             net_rx,
             listener,
             channels,
+            watchers: Watchers::default(),
             closing: None,
         }
     }
@@ -178,6 +182,24 @@ impl Driver {
             }
             Command::Peers { reply } => {
                 let _ = reply.try_send(self.node.peers());
+            }
+            Command::StateWrite { key, value, reply } => {
+                let result = match value {
+                    Some(value) => self.node.state_set(now, &key, value),
+                    None => self.node.state_delete(now, &key),
+                };
+                self.process_outputs();
+                let _ = reply.try_send(result);
+            }
+            Command::StateGet { key, reply } => {
+                let _ = reply.try_send(self.node.state_get(&key).map(<[u8]>::to_vec));
+            }
+            Command::StateKeys { prefix, reply } => {
+                let keys = self.node.state().keys(&prefix);
+                let _ = reply.try_send(keys.into_iter().map(str::to_owned).collect());
+            }
+            Command::Watch { prefix, reply } => {
+                let _ = reply.try_send(self.watchers.add(prefix));
             }
         }
     }
@@ -263,7 +285,10 @@ impl Driver {
                 Output::PersistState { key, envelope } => self.batch.save_state(key, envelope),
                 Output::ForgetState(key) => self.batch.forget_state(key),
                 Output::PersistClock(time) => self.batch.save_clock(time),
-                Output::Event(event) => self.channels.events.push(event),
+                Output::Event(event) => {
+                    self.watchers.notify(&event);
+                    self.channels.events.push(event);
+                }
                 Output::Timeout(at) => return at,
             }
         }
@@ -360,5 +385,10 @@ fn refuse(command: Command) {
         Command::Peers { reply } => {
             let _ = reply.try_send(Vec::new());
         }
+        Command::StateWrite { reply, .. } => {
+            let _ = reply.try_send(Err(CommandError::ShutDown));
+        }
+        // Dropping the reply senders answers `None` / empty.
+        Command::StateGet { .. } | Command::StateKeys { .. } | Command::Watch { .. } => {}
     }
 }

@@ -9,6 +9,7 @@ use micelio_core::node::{CommandError, PeerSummary};
 use smol::Timer;
 
 use crate::error::ShutdownTimedOut;
+use crate::watch::StateWatch;
 
 /// Default capacity of the command queue.
 pub const DEFAULT_COMMAND_CAPACITY: usize = 64;
@@ -32,6 +33,27 @@ pub(crate) enum Command {
     },
     /// List the admitted peers.
     Peers { reply: Sender<Vec<PeerSummary>> },
+    /// Write (`Some`) or delete (`None`) a key of the shared map.
+    StateWrite {
+        key: String,
+        value: Option<Vec<u8>>,
+        reply: Sender<Result<String, CommandError>>,
+    },
+    /// Read a key of the shared map.
+    StateGet {
+        key: String,
+        reply: Sender<Option<Vec<u8>>>,
+    },
+    /// List the live keys under a prefix.
+    StateKeys {
+        prefix: String,
+        reply: Sender<Vec<String>>,
+    },
+    /// Open a stream of the changes under a prefix.
+    Watch {
+        prefix: String,
+        reply: Sender<StateWatch>,
+    },
 }
 
 /// A cloneable handle on a running node.
@@ -137,6 +159,73 @@ impl NodeHandle {
         self.ask(Command::Peers { reply }, answer)
             .await
             .unwrap_or_default()
+    }
+
+    /// Writes `value` under `key` of the shared map, for every node (docs/state.md); `Ok`
+    /// carries the write's message id.
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::State`] when the write breaks the map's rules (key 1 to 256 bytes,
+    /// value at most 16 KiB, `node/<id>/` keys only for this node, the map full or the map
+    /// off), [`CommandError::ShutDown`] once the node has stopped.
+    pub async fn state_set(&self, key: &str, value: Vec<u8>) -> Result<String, CommandError> {
+        self.state_write(key, Some(value)).await
+    }
+
+    /// Deletes `key` of the shared map for every node (a tombstone). Errors as for
+    /// [`NodeHandle::state_set`].
+    ///
+    /// # Errors
+    ///
+    /// As [`NodeHandle::state_set`].
+    pub async fn state_delete(&self, key: &str) -> Result<String, CommandError> {
+        self.state_write(key, None).await
+    }
+
+    async fn state_write(&self, key: &str, value: Option<Vec<u8>>) -> Result<String, CommandError> {
+        let (reply, answer) = async_channel::bounded(1);
+        let command = Command::StateWrite {
+            key: key.to_owned(),
+            value,
+            reply,
+        };
+        self.ask(command, answer)
+            .await
+            .unwrap_or(Err(CommandError::ShutDown))
+    }
+
+    /// The value of `key` in this node's copy of the shared map (`None`: not set, deleted,
+    /// or the node has stopped). Eventually consistent: another node's write shows once it
+    /// has arrived.
+    pub async fn state_get(&self, key: &str) -> Option<Vec<u8>> {
+        let (reply, answer) = async_channel::bounded(1);
+        let command = Command::StateGet {
+            key: key.to_owned(),
+            reply,
+        };
+        self.ask(command, answer).await.flatten()
+    }
+
+    /// The live keys under `prefix`, sorted (empty once the node has stopped).
+    pub async fn state_keys(&self, prefix: &str) -> Vec<String> {
+        let (reply, answer) = async_channel::bounded(1);
+        let command = Command::StateKeys {
+            prefix: prefix.to_owned(),
+            reply,
+        };
+        self.ask(command, answer).await.unwrap_or_default()
+    }
+
+    /// A stream of the changes of the keys under `prefix` (`""`: every key), from now on;
+    /// `None` once the node has stopped.
+    pub async fn watch(&self, prefix: &str) -> Option<StateWatch> {
+        let (reply, answer) = async_channel::bounded(1);
+        let command = Command::Watch {
+            prefix: prefix.to_owned(),
+            reply,
+        };
+        self.ask(command, answer).await
     }
 
     /// Stops the node: frames of commands acknowledged before are written out, commands still

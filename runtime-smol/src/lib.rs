@@ -83,9 +83,11 @@ mod events;
 mod handle;
 mod net;
 mod node;
+mod watch;
 
 pub use error::{ShutdownTimedOut, StartError};
 pub use events::{DEFAULT_EVENT_CAPACITY, Events};
 pub use handle::{DEFAULT_COMMAND_CAPACITY, NodeHandle, SHUTDOWN_LIMIT};
 pub use micelio_core::node::{CommandError, NodeEvent, PeerSummary};
 pub use node::{Options, SmolNode};
+pub use watch::{StateChange, StateWatch, WATCH_CAPACITY};

@@ -48,6 +48,9 @@ pub trait Application {
     fn take_stats_request(&mut self) -> bool {
         false
     }
+    /// Runs the application's commands against the node (each turn, before chat is
+    /// originated): reads and writes of the shared map.
+    fn serve(&mut self, _node: &mut Node, _now: micelio_core::time::Instant) {}
 }
 
 /// A dial in progress: the socket waits to become writable.
@@ -186,6 +189,7 @@ impl EventLoop {
             if app.take_stats_request() {
                 self.log_stats();
             }
+            app.serve(&mut self.node, self.clock.now());
             self.originate(app);
             let now = self.clock.now();
             self.node.handle_input(now, Input::Timeout);

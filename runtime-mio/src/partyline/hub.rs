@@ -38,6 +38,37 @@ pub const OUTPUT_QUEUE_LINES: usize = 64;
 /// Chat lines the queue towards the network holds before further lines are dropped.
 pub const NETWORK_QUEUE_LINES: usize = 64;
 
+/// Requests to the node the queue holds before further ones are refused.
+pub const REQUEST_QUEUE_LEN: usize = 64;
+
+/// What a command asks of the node (its shared map); the daemon answers in its loop
+/// ([`Hub::poll_request`]) with [`Hub::send`] to the session that asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeRequest {
+    /// Write `value` under `key`.
+    Set {
+        /// The key.
+        key: String,
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// Delete `key`.
+    Delete {
+        /// The key.
+        key: String,
+    },
+    /// Show the value of `key`.
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// List the live keys starting with `prefix`.
+    Keys {
+        /// The prefix (may be empty).
+        prefix: String,
+    },
+}
+
 /// Identifies one partyline member (one SSH session channel). Never reused by a hub.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SessionId(pub u64);
@@ -123,6 +154,8 @@ pub struct Hub {
     network_dropped: u64,
     commands: Vec<Command>,
     frozen: bool,
+    /// Requests of commands to the node, in order, bounded by [`REQUEST_QUEUE_LEN`].
+    requests: VecDeque<(SessionId, NodeRequest)>,
 }
 
 impl fmt::Debug for Hub {
@@ -153,6 +186,7 @@ impl Hub {
             network_dropped: 0,
             commands: Vec::new(),
             frozen: false,
+            requests: VecDeque::new(),
         };
         let builtins: [(&str, &str, &str, CommandHandler); 4] = [
             ("/who", "/who", "list online users", Arc::new(cmd_who)),
@@ -379,6 +413,21 @@ impl Hub {
     /// The next line to show on session `id`'s terminal (without line ending).
     pub fn pop_output(&mut self, id: SessionId) -> Option<String> {
         self.sessions.get_mut(&id)?.output.pop_front()
+    }
+
+    /// Queues a request of session `id` to the node; false (and nothing queued) when
+    /// [`REQUEST_QUEUE_LEN`] requests already wait.
+    pub fn request(&mut self, id: SessionId, request: NodeRequest) -> bool {
+        if self.requests.len() >= REQUEST_QUEUE_LEN {
+            return false;
+        }
+        self.requests.push_back((id, request));
+        true
+    }
+
+    /// The next request to the node, with the session to answer.
+    pub fn poll_request(&mut self) -> Option<(SessionId, NodeRequest)> {
+        self.requests.pop_front()
     }
 
     /// The next chat line `(nick, text)` to send to the mesh. Always `None` without networking.

@@ -26,10 +26,11 @@ pub mod hub;
 pub mod line_editor;
 pub mod sanitize;
 pub mod service;
+pub mod state_commands;
 
 pub use hub::{
-    CommandHandler, Hub, LineOutcome, NETWORK_QUEUE_LINES, OUTPUT_QUEUE_LINES, RegisterError,
-    SessionId,
+    CommandHandler, Hub, LineOutcome, NETWORK_QUEUE_LINES, NodeRequest, OUTPUT_QUEUE_LINES,
+    REQUEST_QUEUE_LEN, RegisterError, SessionId,
 };
 pub use line_editor::{EditorEvent, LineEditor};
 pub use sanitize::sanitize;

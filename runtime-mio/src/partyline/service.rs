@@ -67,6 +67,16 @@ impl PartylineService {
         self.flush_all();
     }
 
+    /// Answers the sessions' requests to the node (the shared map's commands).
+    pub fn serve_node(
+        &mut self,
+        node: &mut micelio_core::node::Node,
+        now: micelio_core::time::Instant,
+    ) {
+        super::state_commands::answer(&mut self.hub, node, now);
+        self.flush_all();
+    }
+
     /// Chat lines `(nick, text)` for the mesh (always empty without networking).
     pub fn take_network(&mut self) -> Vec<(String, String)> {
         std::iter::from_fn(|| self.hub.poll_network()).collect()
