@@ -231,7 +231,7 @@ pub fn new_message_id(rng: &mut impl CryptoRngCore) -> String {
     String::from(uuid.hyphenated().encode_lower(&mut text))
 }
 
-/// Builds and signs an envelope originated by `identity` (`lamport_ts` 0).
+/// Builds and signs an envelope originated by `identity` (`lamport_ts` 0, as the reference).
 pub fn originate(
     identity: &Identity,
     message_id: String,
@@ -240,10 +240,32 @@ pub fn originate(
     payload: Vec<u8>,
     include_sender_pubkey: bool,
 ) -> Envelope {
+    originate_at(
+        identity,
+        message_id,
+        msg_type,
+        hop_count,
+        0,
+        payload,
+        include_sender_pubkey,
+    )
+}
+
+/// [`originate`] at Lamport time `lamport_ts` (signed, like every other field but the hop
+/// count and the key).
+pub fn originate_at(
+    identity: &Identity,
+    message_id: String,
+    msg_type: u32,
+    hop_count: u32,
+    lamport_ts: u64,
+    payload: Vec<u8>,
+    include_sender_pubkey: bool,
+) -> Envelope {
     let mut envelope = Envelope {
         message_id,
         sender_id: String::from(identity.node_id().as_str()),
-        lamport_ts: 0,
+        lamport_ts,
         hop_count,
         msg_type,
         payload,
@@ -258,7 +280,8 @@ pub fn originate(
     envelope
 }
 
-/// A chat envelope: hop count 10 and the originator's public key attached (spec §8.3).
+/// A chat envelope: hop count 10 and the originator's public key attached (spec §8.3),
+/// `lamport_ts` 0.
 pub fn chat(identity: &Identity, message_id: String, chat: &ChatMessage) -> Envelope {
     let payload = micelio_proto::encode(chat);
     originate(
@@ -303,19 +326,31 @@ pub fn local_hello(identity: &Identity, tags: Vec<String>, listen_addr: String) 
     }
 }
 
-/// A hello or hello-ack envelope: hop count 1, no sender public key.
+/// A hello or hello-ack envelope: hop count 1, no sender public key, `lamport_ts` 0.
 pub fn hello(
     identity: &Identity,
     message_id: String,
     kind: HelloKind,
     hello: &PeerHello,
 ) -> Envelope {
+    hello_at(identity, message_id, kind, hello, 0)
+}
+
+/// [`hello`] at Lamport time `lamport_ts`.
+pub fn hello_at(
+    identity: &Identity,
+    message_id: String,
+    kind: HelloKind,
+    hello: &PeerHello,
+    lamport_ts: u64,
+) -> Envelope {
     let payload = micelio_proto::encode(hello);
-    originate(
+    originate_at(
         identity,
         message_id,
         kind.msg_type(),
         POINT_TO_POINT_HOP_COUNT,
+        lamport_ts,
         payload,
         false,
     )
@@ -328,12 +363,23 @@ pub fn peer_exchange(
     message_id: String,
     exchange: &impl MessageWrite,
 ) -> Envelope {
+    peer_exchange_at(identity, message_id, exchange, 0)
+}
+
+/// [`peer_exchange`] at Lamport time `lamport_ts`.
+pub fn peer_exchange_at(
+    identity: &Identity,
+    message_id: String,
+    exchange: &impl MessageWrite,
+    lamport_ts: u64,
+) -> Envelope {
     let payload = micelio_proto::encode(exchange);
-    originate(
+    originate_at(
         identity,
         message_id,
         msg_type::PEER_EXCHANGE,
         POINT_TO_POINT_HOP_COUNT,
+        lamport_ts,
         payload,
         false,
     )

@@ -83,6 +83,7 @@ fn initiator_local() -> LocalHello {
         tags: Vec::new(),
         listen_addr: String::new(),
         capabilities: String::new(),
+        lamport: 0,
     }
 }
 
@@ -91,6 +92,7 @@ fn responder_local() -> LocalHello {
         tags: vec!["relay".to_owned(), "eu-west".to_owned()],
         listen_addr: RESPONDER_ADDR.to_owned(),
         capabilities: String::new(),
+        lamport: 0,
     }
 }
 
@@ -125,6 +127,7 @@ fn bob_as_peer() -> PeerIdentity {
         reachable: true,
         listen_addr: RESPONDER_ADDR.to_owned(),
         version: String::from("0.1.0"),
+        lamport: 0,
     }
 }
 
@@ -137,6 +140,7 @@ fn alice_as_peer() -> PeerIdentity {
         reachable: false,
         listen_addr: String::new(),
         version: String::from("0.1.0"),
+        lamport: 0,
     }
 }
 
@@ -695,6 +699,7 @@ fn raw_initiator_with_an_honest_hello_is_accepted() {
         reachable: false,
         listen_addr: String::new(),
         version: String::from("0.1.0"),
+        lamport: 0,
     };
     assert_eq!(
         drain_events(&mut responder),

@@ -480,6 +480,7 @@ fn connection_pair_reproduces_reference_transcript() {
             .collect(),
         listen_addr: text(&hello_a["listen_addr"]),
         capabilities: String::new(),
+        lamport: 0,
     };
     let hello_b = &v["peer_hello_ack"]["peer_hello_ack"];
     let local_b = LocalHello {
@@ -491,6 +492,7 @@ fn connection_pair_reproduces_reference_transcript() {
             .collect(),
         listen_addr: text(&hello_b["listen_addr"]),
         capabilities: String::new(),
+        lamport: 0,
     };
     let mut rng_a = ScriptedRng::new(&[
         &bytes(&n["initiator_ephemeral_private_hex"]),

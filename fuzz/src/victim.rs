@@ -52,6 +52,7 @@ impl Victim {
             tags: vec!["fuzz".into()],
             listen_addr: "10.0.0.1:4000".into(),
             capabilities: String::new(),
+            lamport: 0,
         };
         let conn = Connection::new(role, config.clone(), identity, local, now, rng);
         Victim {

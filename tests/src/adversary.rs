@@ -110,7 +110,7 @@ impl Adversary {
                     let hello = LocalHello {
                         tags: Vec::new(),
                         listen_addr: self.announced_addr.clone(),
-                        capabilities: String::new(),
+                        ..LocalHello::default()
                     };
                     let c = Connection::new(
                         Role::Initiator,

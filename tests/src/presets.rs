@@ -1,10 +1,14 @@
-//! Node configurations and specs the simulation tests share.
+//! Node configurations, specs and networks the simulation tests share.
 
 use std::time::Duration;
 
 use micelio_core::node::NodeConfig;
+use micelio_core::suite::Suite;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
 
-use crate::sim::{HostId, NodeSpec};
+use crate::network::NetworkConfig;
+use crate::sim::{HostId, NodeSpec, Sim};
 
 /// Exchange and discovery every second: meshes form within seconds of virtual time.
 pub fn quick_discovery() -> NodeConfig {
@@ -47,4 +51,30 @@ pub fn reference_mode(config: &NodeConfig) -> NodeConfig {
 /// A listening node with `config`, bootstrapping to `bootstrap`.
 pub fn spec(bootstrap: Vec<HostId>, config: &NodeConfig) -> NodeSpec {
     NodeSpec::listening(bootstrap).with_config(config.clone())
+}
+
+/// A network of `n` listening nodes (modeled cryptography), each bootstrapping to up to 3
+/// random earlier ones, node `i` with `config(i)`, meshed by discovery for `settle`.
+pub fn random_network(
+    seed: u64,
+    n: usize,
+    settle: Duration,
+    config: impl Fn(usize) -> NodeConfig,
+) -> (Sim, Vec<HostId>) {
+    let mut sim = Sim::with_suite(seed, NetworkConfig::default(), Suite::Modeled);
+    let mut choice = ChaCha20Rng::seed_from_u64(seed ^ 0x5eed);
+    let mut hosts: Vec<HostId> = Vec::new();
+    for i in 0..n {
+        let mut bootstrap: Vec<HostId> = (0..3.min(i))
+            .map(|_| hosts[(choice.next_u64() % i as u64) as usize])
+            .collect();
+        bootstrap.sort_unstable();
+        bootstrap.dedup();
+        hosts.push(sim.add_node(NodeSpec::listening(bootstrap).with_config(config(i))));
+        if i % 50 == 49 {
+            sim.run_for(Duration::from_millis(500));
+        }
+    }
+    sim.run_for(settle);
+    (sim, hosts)
 }

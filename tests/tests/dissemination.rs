@@ -9,40 +9,13 @@
 use std::time::Duration;
 
 use micelio_core::node::NodeConfig;
-use micelio_core::suite::Suite;
-use micelio_sim::presets::{brisk_discovery, reference_mode};
-use micelio_sim::{HostId, NetworkConfig, NodeSpec, Report, Sim, seed_from_env};
+use micelio_sim::presets::{brisk_discovery, random_network as network, reference_mode};
+use micelio_sim::{HostId, Report, Sim, seed_from_env};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 /// Chat text length of the bandwidth comparisons (issue: 100 bytes and above).
 const CHAT_LEN: usize = 100;
-
-/// A network of `n` nodes, each bootstrapping to up to 3 random earlier ones, node `i` with
-/// `config(i)`, meshed by discovery for `settle`.
-fn network(
-    seed: u64,
-    n: usize,
-    settle: Duration,
-    config: impl Fn(usize) -> NodeConfig,
-) -> (Sim, Vec<HostId>) {
-    let mut sim = Sim::with_suite(seed, NetworkConfig::default(), Suite::Modeled);
-    let mut choice = ChaCha20Rng::seed_from_u64(seed ^ 0x5eed);
-    let mut hosts: Vec<HostId> = Vec::new();
-    for i in 0..n {
-        let mut bootstrap: Vec<HostId> = (0..3.min(i))
-            .map(|_| hosts[(choice.next_u64() % i as u64) as usize])
-            .collect();
-        bootstrap.sort_unstable();
-        bootstrap.dedup();
-        hosts.push(sim.add_node(NodeSpec::listening(bootstrap).with_config(config(i))));
-        if i % 50 == 49 {
-            sim.run_for(Duration::from_millis(500));
-        }
-    }
-    sim.run_for(settle);
-    (sim, hosts)
-}
 
 /// Sends `messages` chat lines of [`CHAT_LEN`] bytes from random hosts, 200 ms apart, then
 /// lets them settle for 10 s.

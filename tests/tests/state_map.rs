@@ -11,33 +11,17 @@ use std::time::Duration;
 use micelio_core::envelope::{self, msg_type};
 use micelio_core::node::{CommandError, NodeConfig, NodeEvent};
 use micelio_core::proto::{self, Envelope, StateWrite};
+use micelio_core::state::clock::MAX_CLOCK_STEP;
 use micelio_core::state::{ClockExhausted, StateError};
-use micelio_core::suite::Suite;
 use micelio_core::time::Instant;
-use micelio_sim::presets::{brisk_discovery, no_discovery, reference_mode};
+use micelio_sim::presets::{brisk_discovery, no_discovery, random_network, reference_mode};
 use micelio_sim::{HostId, NetworkConfig, NodeSpec, Sim, seed_from_env};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
-/// A network of `n` nodes, each bootstrapping to up to 3 random earlier ones, meshed by
-/// discovery for `settle`.
+/// `n` nodes with `config`, meshed for `settle` ([`random_network`]).
 fn network(seed: u64, n: usize, settle: Duration, config: &NodeConfig) -> (Sim, Vec<HostId>) {
-    let mut sim = Sim::with_suite(seed, NetworkConfig::default(), Suite::Modeled);
-    let mut choice = ChaCha20Rng::seed_from_u64(seed ^ 0x5eed);
-    let mut hosts: Vec<HostId> = Vec::new();
-    for i in 0..n {
-        let mut bootstrap: Vec<HostId> = (0..3.min(i))
-            .map(|_| hosts[(choice.next_u64() % i as u64) as usize])
-            .collect();
-        bootstrap.sort_unstable();
-        bootstrap.dedup();
-        hosts.push(sim.add_node(NodeSpec::listening(bootstrap).with_config(config.clone())));
-        if i % 50 == 49 {
-            sim.run_for(Duration::from_millis(500));
-        }
-    }
-    sim.run_for(settle);
-    (sim, hosts)
+    random_network(seed, n, settle, |_| config.clone())
 }
 
 /// Random writes: `count` of them, 100 ms apart, from random hosts (a crashed one refuses),
@@ -364,9 +348,13 @@ fn hostile_writers_are_refused_or_contained() {
         );
         assert_eq!(node.state_get("shared/big"), None);
         assert_eq!(node.state_get("shared/frozen"), Some(&b"x"[..]), "host {h}");
-        // The jump moved each clock by at most the bounded step.
+        // Each hostile envelope moved each clock by at most the bounded step (the refused
+        // writes passed the gossip checks: their times were observed too).
         let moved = node.lamport_time() - clocks_before[i];
-        assert!(moved <= 1 << 32, "host {h}: clock moved by {moved}");
+        assert!(
+            moved <= 3 * MAX_CLOCK_STEP,
+            "host {h}: clock moved by {moved}"
+        );
     }
     let refused_here: u64 = hosts
         .iter()
@@ -385,7 +373,7 @@ fn hostile_writers_are_refused_or_contained() {
         .state()
         .entry("shared/later")
         .unwrap();
-    assert!(later.version().lamport <= (1 << 33));
+    assert!(later.version().lamport <= 4 * MAX_CLOCK_STEP);
     assert_eq!(
         sim.state_write(hosts[4], "shared/frozen", Some(b"back")),
         Err(CommandError::State(StateError::Clock(ClockExhausted)))
@@ -509,4 +497,62 @@ fn thousand_nodes_twenty_seeds_converge_after_partitions_and_crashes() {
         "{seeds} seeds: slowest convergence {} ms after the heal",
         slowest.as_millis()
     );
+}
+
+#[test]
+fn every_envelope_a_node_signs_carries_its_lamport_clock() {
+    let seed = seed_from_env(940);
+    let mut sim = Sim::new(seed, NetworkConfig::default());
+    let ours = no_discovery();
+    let theirs = reference_mode(&ours);
+    let a = sim.add_node(NodeSpec::listening(Vec::new()).with_config(ours.clone()));
+    let b = sim.add_node(NodeSpec::listening(vec![a]).with_config(ours.clone()));
+    let r = sim.add_node(NodeSpec::listening(vec![a]).with_config(theirs));
+    let adv = sim.add_adversary(&[a, b, r], "");
+    sim.run_for(Duration::from_secs(3));
+    for _ in 0..3 {
+        sim.chat(a);
+        sim.run_for(Duration::from_millis(200));
+    }
+    sim.chat(r);
+    sim.run_for(Duration::from_secs(1));
+    let received = sim.adversary(adv).received.clone();
+    let ids = [(a, sim.node_id(a)), (r, sim.node_id(r))];
+    let times = |host: HostId, msg_type: u32| -> Vec<u64> {
+        let id = ids
+            .iter()
+            .find(|(h, _)| *h == host)
+            .map(|(_, id)| *id)
+            .unwrap();
+        // Each envelope once (relays bring the same chat again).
+        let mut once = BTreeSet::new();
+        received
+            .iter()
+            .filter(|e| e.sender_id == id.as_str() && e.msg_type == msg_type)
+            .filter(|e| once.insert(e.message_id.clone()))
+            .map(|e| e.lamport_ts)
+            .collect()
+    };
+    // Exchanges and chats of ours (and hellos) tick the clock: never 0, chats rising.
+    let chats = times(a, msg_type::CHAT);
+    assert_eq!(chats.len(), 3, "{chats:?}");
+    assert!(chats.windows(2).all(|w| w[0] < w[1]), "{chats:?}");
+    for t in [msg_type::PEER_EXCHANGE, msg_type::CHAT] {
+        let seen = times(a, t);
+        assert!(
+            !seen.is_empty() && seen.iter().all(|&l| l > 0),
+            "type {t}: {seen:?}"
+        );
+    }
+    // B heard A's chats: its clock is past the last one (Lamport's receive rule).
+    let b_time = sim.hosts[b].node().unwrap().lamport_time();
+    assert!(b_time > *chats.last().unwrap(), "{b_time} after {chats:?}");
+    // A reference-mode node signs 0 everywhere, as the reference does.
+    for t in [msg_type::PEER_EXCHANGE, msg_type::CHAT] {
+        let seen = times(r, t);
+        assert!(
+            !seen.is_empty() && seen.iter().all(|&l| l == 0),
+            "type {t}: {seen:?}"
+        );
+    }
 }

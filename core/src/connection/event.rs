@@ -24,6 +24,8 @@ pub struct PeerIdentity {
     /// The `version` of its hello when at most [`MAX_PEER_VERSION_LEN`] bytes, else empty
     /// (it is informative: the reference ignores it; extensions are announced in it).
     pub version: String,
+    /// The hello envelope's Lamport time (signed; 0 from the reference).
+    pub lamport: u64,
 }
 
 /// Longest hello `version` kept (64 bytes).

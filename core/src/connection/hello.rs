@@ -61,5 +61,6 @@ pub fn validate(
         } else {
             String::new()
         },
+        lamport: envelope.lamport_ts,
     })
 }

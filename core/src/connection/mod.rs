@@ -57,6 +57,8 @@ pub struct LocalHello {
     /// Extensions announced as build metadata of the hello `version` (`0.1.0+tree1`); empty
     /// sends the reference's plain `0.1.0`. Reference nodes ignore the version.
     pub capabilities: String,
+    /// Lamport time of the hello envelope (0, the reference's, unless the node keeps a clock).
+    pub lamport: u64,
 }
 
 enum Phase {
@@ -152,7 +154,8 @@ impl Connection {
         if !local.capabilities.is_empty() {
             hello.version = alloc::format!("{}+{}", envelope::PROTOCOL_VERSION, local.capabilities);
         }
-        let hello_envelope = envelope::hello(identity, envelope::new_message_id(rng), kind, &hello);
+        let id = envelope::new_message_id(rng);
+        let hello_envelope = envelope::hello_at(identity, id, kind, &hello, local.lamport);
         let handshake_deadline = now + config.handshake_timeout;
         let phase = match Handshake::with_suite(
             role == Role::Initiator,

@@ -119,6 +119,7 @@ impl Node {
             }
         }
         self.admitted.insert(id, conn);
+        self.state.observe(peer.lamport);
         self.gossip
             .keys
             .insert(id, peer.public_key, Trust::DirectlyVerified, now);

@@ -17,8 +17,9 @@ use crate::time::Instant;
 impl Node {
     // ----- connections -----
 
-    pub(super) fn local_hello(&self) -> LocalHello {
+    pub(super) fn local_hello(&mut self) -> LocalHello {
         LocalHello {
+            lamport: self.state.tick(),
             tags: self.config.tags.clone(),
             listen_addr: self.config.advertised_addr.clone(),
             capabilities: self.capabilities(),

@@ -54,6 +54,7 @@ impl Node {
             tracing::warn!(peer = %from, "sender_id mismatch on peer_exchange");
             return;
         }
+        self.state.observe(envelope.lamport_ts);
         let read = self.config.max_exchange_entries_read;
         let Ok(exchange) = PeerExchangeRef::decode(&envelope.payload, read) else {
             tracing::error!(peer = %from, "unmarshal peer exchange");
@@ -170,7 +171,9 @@ impl Node {
             return;
         }
         let id = envelope::new_message_id(&mut self.rng);
-        let envelope = envelope::peer_exchange(&self.identity, id, &PeerExchangeRef { peers });
+        let lamport = self.state.tick();
+        let exchange = PeerExchangeRef { peers };
+        let envelope = envelope::peer_exchange_at(&self.identity, id, &exchange, lamport);
         let bytes = micelio_proto::encode(&envelope);
         if self.send_to(now, conn, &bytes) {
             self.traffic.exchange_bytes += bytes.len() as u64;

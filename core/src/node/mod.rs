@@ -506,8 +506,16 @@ impl Node {
         }
         let id = envelope::new_message_id(&mut self.rng);
         let hops = self.config.origin_hop_count;
-        let envelope =
-            envelope::originate(&self.identity, id.clone(), msg_type, hops, payload, true);
+        let lamport = self.state.tick();
+        let envelope = envelope::originate_at(
+            &self.identity,
+            id.clone(),
+            msg_type,
+            hops,
+            lamport,
+            payload,
+            true,
+        );
         self.gossip.seen.insert(&id, now);
         let dropped_before = self.gossip.stats.dropped;
         self.relay(now, None, false, envelope);

@@ -56,6 +56,10 @@ impl Node {
                 return;
             }
         };
+        // Lamport's receive rule (a state write is observed once, when the map takes it).
+        if envelope.msg_type != msg_type::STATE_WRITE {
+            self.state.observe(envelope.lamport_ts);
+        }
         if sender != self.node_id() && !self.deliver(now, sender, &envelope) {
             return;
         }

@@ -4,10 +4,11 @@ use core::fmt;
 
 use super::entry::LAMPORT_CEILING;
 
-/// Largest step one received write may move the clock forward (2^32). A write from a
+/// Largest step one received envelope may move the clock forward (2^20). A write from a
 /// writer whose clock jumped far ahead is still accepted and ordered by its own time, but it
-/// drags every other node's clock only this far, so the honest writers' times stay small.
-pub const MAX_CLOCK_STEP: u64 = 1 << 32;
+/// drags every other node's clock only this far, so the honest writers' times stay small:
+/// pushing a clock to the ceiling takes 2^42 accepted envelopes.
+pub const MAX_CLOCK_STEP: u64 = 1 << 20;
 
 /// The clock cannot give a time below [`LAMPORT_CEILING`] any more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,13 +41,13 @@ impl LamportClock {
         self.time
     }
 
-    /// A write at `lamport` was accepted: the clock moves to it, at most [`MAX_CLOCK_STEP`]
-    /// ahead of where it was.
+    /// An envelope at `lamport` was received: the clock moves past it (Lamport's rule IR2),
+    /// at most [`MAX_CLOCK_STEP`] ahead of where it was.
     pub fn observe(&mut self, lamport: u64) {
         let reachable = self.time.saturating_add(MAX_CLOCK_STEP);
         self.time = self
             .time
-            .max(lamport.min(reachable))
+            .max(lamport.saturating_add(1).min(reachable))
             .min(LAMPORT_CEILING - 1);
     }
 
@@ -77,7 +78,8 @@ mod tests {
         assert_eq!(clock.next_after(0), Ok(1));
         assert_eq!(clock.next_after(0), Ok(2));
         clock.observe(40);
-        assert_eq!(clock.next_after(0), Ok(41));
+        assert_eq!(clock.time(), 41, "past what it received");
+        assert_eq!(clock.next_after(0), Ok(42));
         // A key whose version is ahead of the clock is written over after it.
         assert_eq!(clock.next_after(100), Ok(101));
         clock.observe(5);

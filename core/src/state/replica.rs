@@ -143,6 +143,24 @@ impl Replica {
         }
     }
 
+    /// The Lamport time of a new envelope this node signs: the clock ticks (0, as the
+    /// reference, with the extension off; saturated below the ceiling).
+    pub fn tick(&mut self) -> u64 {
+        if !self.config.enabled {
+            return 0;
+        }
+        self.clock
+            .next_after(0)
+            .unwrap_or(super::entry::LAMPORT_CEILING - 1)
+    }
+
+    /// A verified envelope from elsewhere carried `lamport`: the clock follows (bounded).
+    pub fn observe(&mut self, lamport: u64) {
+        if self.config.enabled {
+            self.clock.observe(lamport);
+        }
+    }
+
     /// Restores the clock as persisted (before loading entries).
     pub fn restore_clock(&mut self, time: u64) {
         self.clock = LamportClock::at(time.max(self.clock.time()));

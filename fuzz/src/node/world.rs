@@ -139,6 +139,7 @@ impl World {
             } else {
                 String::new()
             },
+            lamport: u64::from(peer),
         };
         let config = ConnectionConfig::default();
         let peer = Connection::new(role, config, identity, local, self.now, &mut self.rng);
