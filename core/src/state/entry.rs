@@ -32,13 +32,15 @@ pub type KeyHash = u64;
 /// leaf are the same write.
 pub type Leaf = [u8; 16];
 
-/// The order of writes to one key: Lamport time first, then the leaf hash, so that the order
-/// is total and the same on every node (two writes never compare equal unless they are the
-/// same write).
+/// The order of writes to one key: Lamport time, then the writer's node id, then the leaf
+/// hash (a writer that signs two writes of one key at the same time), so that the order is
+/// total and the same on every node: two writes compare equal only if they are the same.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version {
     /// The envelope's `lamport_ts`.
     pub lamport: u64,
+    /// Who wrote it.
+    pub writer: NodeId,
     /// The entry's leaf hash.
     pub leaf: Leaf,
 }
@@ -211,6 +213,7 @@ impl Entry {
             writer,
             version: Version {
                 lamport: envelope.lamport_ts,
+                writer,
                 leaf,
             },
             envelope,

@@ -152,7 +152,7 @@ impl StateMap {
     pub fn state_hash(&self) -> [u8; 32] {
         let mut hasher = Sha256::new();
         for entry in self.entries.values() {
-            let Version { lamport, leaf } = entry.version();
+            let Version { lamport, leaf, .. } = entry.version();
             hasher.update(entry.key_hash().to_be_bytes());
             hasher.update(lamport.to_be_bytes());
             hasher.update(leaf);

@@ -9,7 +9,7 @@ use core::fmt;
 use micelio_proto::{StateRange, StateSync};
 use quick_protobuf::MessageWrite;
 
-use super::entry::{Entry, KeyHash, Version};
+use super::entry::{Entry, KeyHash, Leaf, Version};
 use super::map::StateMap;
 
 /// A range with at most this many entries is sent as an item list, not a fingerprint.
@@ -124,8 +124,12 @@ fn check_items(range: &StateRange) -> Result<(), SyncError> {
     Ok(())
 }
 
-/// The items of a (checked) list: key hash and version.
-fn items(bytes: &[u8]) -> impl Iterator<Item = (KeyHash, Version)> + '_ {
+/// One listed item: key hash, Lamport time and leaf (the writer is not listed: two writes
+/// of one time are both exchanged and the receivers' maps order them).
+type Item = (KeyHash, u64, Leaf);
+
+/// The items of a (checked) list.
+fn items(bytes: &[u8]) -> impl Iterator<Item = Item> + '_ {
     bytes.chunks_exact(ITEM_LEN).map(|item| {
         let mut hash = [0u8; 8];
         let mut lamport = [0u8; 8];
@@ -133,11 +137,7 @@ fn items(bytes: &[u8]) -> impl Iterator<Item = (KeyHash, Version)> + '_ {
         hash.copy_from_slice(&item[..8]);
         lamport.copy_from_slice(&item[8..16]);
         leaf.copy_from_slice(&item[16..]);
-        let version = Version {
-            lamport: u64::from_be_bytes(lamport),
-            leaf,
-        };
-        (u64::from_be_bytes(hash), version)
+        (u64::from_be_bytes(hash), u64::from_be_bytes(lamport), leaf)
     })
 }
 
@@ -229,7 +229,7 @@ impl Reply {
             let listed: Vec<&Entry> = map.range(first, last).take(MAX_LISTED).collect();
             range.count = listed.len() as u32;
             for entry in listed {
-                let Version { lamport, leaf } = entry.version();
+                let Version { lamport, leaf, .. } = entry.version();
                 range
                     .items
                     .extend_from_slice(&entry.key_hash().to_be_bytes());
@@ -267,7 +267,7 @@ impl Reply {
     /// what this map lacks or holds older.
     fn compare_items(&mut self, map: &StateMap, theirs: &StateRange) {
         let mine: Vec<&Entry> = map.range(theirs.first, theirs.last).collect();
-        let theirs: Vec<(KeyHash, Version)> = items(&theirs.items).collect();
+        let theirs: Vec<Item> = items(&theirs.items).collect();
         let (mut i, mut j) = (0, 0);
         while i < mine.len() || j < theirs.len() {
             let hash = match (mine.get(i), theirs.get(j)) {
@@ -283,14 +283,20 @@ impl Reply {
             let theirs_end = j + theirs[j..].iter().take_while(|t| t.0 == hash).count();
             let my_group = &mine[i..mine_end];
             let their_group = &theirs[j..theirs_end];
+            let listed = |e: &Entry| (e.version().lamport, e.version().leaf);
             let same = my_group.len() == their_group.len()
                 && my_group
                     .iter()
-                    .all(|e| their_group.iter().any(|t| t.1 == e.version()));
+                    .all(|e| their_group.iter().any(|t| (t.1, t.2) == listed(e)));
             if !same {
                 match (my_group, their_group) {
-                    ([one], [(_, version)]) if one.version() > *version => self.send(one),
-                    ([_], [_]) | ([], _) => self.ask(hash),
+                    ([one], [(_, lamport, _)]) if one.version().lamport > *lamport => {
+                        self.send(one);
+                    }
+                    ([one], [(_, lamport, _)]) if one.version().lamport < *lamport => {
+                        self.ask(hash);
+                    }
+                    ([], _) => self.ask(hash),
                     (_, []) => my_group.iter().for_each(|e| self.send(e)),
                     _ => {
                         my_group.iter().for_each(|e| self.send(e));

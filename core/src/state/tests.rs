@@ -258,10 +258,14 @@ fn the_last_writer_wins_whatever_the_order() {
     );
     assert_eq!(other.state_hash(), map.state_hash());
 
-    // Same Lamport time: the leaf decides, the same way everywhere.
+    // Same Lamport time: the writer's node id decides, the same way everywhere.
     let a = put(&alice, 9, "tie", b"a");
     let b = put(&bob, 9, "tie", b"b");
-    let winner = if a.version() > b.version() { &a } else { &b };
+    let winner = if alice.node_id() > bob.node_id() {
+        &a
+    } else {
+        &b
+    };
     let mut one = StateMap::new(10);
     one.apply(a.clone());
     one.apply(b.clone());
@@ -579,6 +583,9 @@ fn item_lists_decide_who_sends_and_who_asks() {
     assert!(sent(&older) && older.want.is_empty());
     let newer = sync::answer(&map, &listing(vec![item(6, [0; 16])])).unwrap();
     assert!(asked(&newer) && newer.entries.is_empty());
+    // The same time, another write: items do not name writers, so both sides exchange.
+    let tie = sync::answer(&map, &listing(vec![item(5, [0; 16])])).unwrap();
+    assert!(sent(&tie) && asked(&tie));
     let lacking = sync::answer(&map, &listing(Vec::new())).unwrap();
     assert!(sent(&lacking) && lacking.want.is_empty());
     // Two keys under one hash on the other side (a collision): the group is sent and asked
