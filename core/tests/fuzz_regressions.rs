@@ -1,5 +1,6 @@
 //! Inputs the fuzz targets (`fuzz/`) found to break the core, each replayed through the
-//! public API with the crashing bytes inline, so that they stay fixed.
+//! public API with the crashing bytes inline, so that they stay fixed; and, with the same
+//! harness (a node and one raw peer connection), what a hello carries.
 
 use micelio_core::connection::{Connection, ConnectionConfig, LocalHello, Role};
 use micelio_core::envelope::{self, msg_type};
@@ -224,4 +225,40 @@ fn a_connection_replacing_a_tree_link_without_tree1_ends_the_link() {
         (0, 0),
         "the new hello did not announce tree1"
     );
+}
+
+/// Not a fuzz find, but the same harness: the Lamport time of a peer's hello moves the
+/// node's clock past it (rule IR2), and the node's own hello carried its clock.
+#[test]
+fn a_hello_carries_the_clock_both_ways() {
+    let mut node = Node::new(
+        NodeConfig {
+            listening: true,
+            advertised_addr: "10.0.0.1:4000".into(),
+            ..NodeConfig::default()
+        },
+        Identity::from_seed(&[0xA0; 32]),
+        [7; 32],
+        T0,
+        1_700_000_000,
+    );
+    node.handle_input(
+        T0,
+        Input::Accepted {
+            conn: CONN,
+            remote_addr: "10.0.0.2:50000",
+        },
+    );
+    let local = LocalHello {
+        lamport: 1_000,
+        ..LocalHello::default()
+    };
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let peer_identity = Identity::from_seed(&[4; 32]);
+    let config = ConnectionConfig::default();
+    let mut peer = Connection::new(Role::Initiator, config, &peer_identity, local, T0, &mut rng);
+    carry(&mut node, &mut peer);
+    let theirs = peer.peer().expect("established").lamport;
+    assert!(theirs > 0, "the node's hello ack carries its clock");
+    assert!(node.lamport_time() > 1_000, "{}", node.lamport_time());
 }
