@@ -43,20 +43,25 @@ fn carry_on(node: &mut Node, conn: ConnId, peer: &mut Connection) {
     }
 }
 
-/// A listening node with one admitted peer, whose side is a raw connection.
-fn node_with_peer(peer_identity: &Identity) -> (Node, Connection) {
+/// A listening node at 10.0.0.1:4000 with default settings.
+fn listening_node() -> Node {
     let config = NodeConfig {
         listening: true,
         advertised_addr: "10.0.0.1:4000".into(),
         ..NodeConfig::default()
     };
-    let mut node = Node::new(
+    Node::new(
         config,
         Identity::from_seed(&[0xA0; 32]),
         [7; 32],
         T0,
         1_700_000_000,
-    );
+    )
+}
+
+/// A listening node with one admitted peer, whose side is a raw connection.
+fn node_with_peer(peer_identity: &Identity) -> (Node, Connection) {
+    let mut node = listening_node();
     let remote_addr = "10.0.0.2:50000";
     node.handle_input(
         T0,
@@ -149,17 +154,7 @@ fn peer_exchange_entry_ending_inside_a_varint_is_refused() {
 /// messages to a peer that never asked for them. The new hello now decides.
 #[test]
 fn a_connection_replacing_a_tree_link_without_tree1_ends_the_link() {
-    let mut node = Node::new(
-        NodeConfig {
-            listening: true,
-            advertised_addr: "10.0.0.1:4000".into(),
-            ..NodeConfig::default()
-        },
-        Identity::from_seed(&[0xA0; 32]),
-        [7; 32],
-        T0,
-        1_700_000_000,
-    );
+    let mut node = listening_node();
     // The tie-break keeps the connection initiated by the smaller node id: the node's dial
     // replaces the peer's inbound connection when the node's id is the smaller one.
     let peer_identity = (1..=255u8)
@@ -231,17 +226,7 @@ fn a_connection_replacing_a_tree_link_without_tree1_ends_the_link() {
 /// node's clock past it (rule IR2), and the node's own hello carried its clock.
 #[test]
 fn a_hello_carries_the_clock_both_ways() {
-    let mut node = Node::new(
-        NodeConfig {
-            listening: true,
-            advertised_addr: "10.0.0.1:4000".into(),
-            ..NodeConfig::default()
-        },
-        Identity::from_seed(&[0xA0; 32]),
-        [7; 32],
-        T0,
-        1_700_000_000,
-    );
+    let mut node = listening_node();
     node.handle_input(
         T0,
         Input::Accepted {
