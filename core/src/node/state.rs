@@ -30,6 +30,11 @@ impl Node {
         self.state.stats
     }
 
+    /// Number of `state1` peers (those anti-entropy runs with).
+    pub fn state_links(&self) -> usize {
+        self.state.links().count()
+    }
+
     /// The Lamport clock's time.
     pub fn lamport_time(&self) -> u64 {
         self.state.lamport_time()
