@@ -31,6 +31,14 @@ pub struct PeerIdentity {
 /// Longest hello `version` kept (64 bytes).
 pub const MAX_PEER_VERSION_LEN: usize = 64;
 
+/// True when a hello `version` announces extension `token`: `token` among the dot-separated
+/// build metadata (`0.1.0+tree1`, `0.1.0+tree1.state1`).
+pub fn announces(version: &str, token: &str) -> bool {
+    version
+        .split_once('+')
+        .is_some_and(|(_, meta)| meta.split('.').any(|t| t == token))
+}
+
 /// Something the owner of a connection must learn about; drain with `poll_event`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {

@@ -29,7 +29,9 @@ use quick_protobuf::MessageWrite;
 use rand_core::CryptoRngCore;
 
 pub use config::ConnectionConfig;
-pub use event::{CloseReason, Event, HelloError, MAX_PEER_VERSION_LEN, PeerIdentity, SendError};
+pub use event::{
+    CloseReason, Event, HelloError, MAX_PEER_VERSION_LEN, PeerIdentity, SendError, announces,
+};
 
 use crate::envelope::{self, HelloKind, msg_type};
 use crate::frame::{self, FrameDecoder};

@@ -295,7 +295,8 @@ impl Node {
             })
             .collect();
         let config_tree = config.tree.clone();
-        let config_for_state = config.clone();
+        let state = Replica::new(config.state.clone());
+        let next_state_sync = now + config.state.sync_interval;
         let store_ttl = config.seen_ttl + config.sweep_interval;
         Node {
             peers: PeerTable::with_seed(config.max_known_peers, hashing.next_u64()),
@@ -313,8 +314,8 @@ impl Node {
             admitted: BTreeMap::new(),
             gossip,
             tree: Tree::new(config_tree, store_ttl),
-            state: state::replica(&config_for_state),
-            next_state_sync: now + config_for_state.state.sync_interval,
+            state,
+            next_state_sync,
             state_turn: 0,
             traffic: TrafficStats::default(),
             bootstrap,

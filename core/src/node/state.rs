@@ -8,10 +8,10 @@ use alloc::vec::Vec;
 use micelio_proto::{Envelope, StateSync};
 
 use super::{CommandError, Node, NodeEvent, Output};
-use crate::connection::PeerIdentity;
+use crate::connection::{PeerIdentity, announces};
 use crate::envelope::{self, msg_type};
 use crate::identity::NodeId;
-use crate::state::{Entry, Replica, STATE_CAPABILITY, StateMap, StateStats};
+use crate::state::{Entry, STATE_CAPABILITY, StateMap, StateStats};
 use crate::time::Instant;
 
 impl Node {
@@ -248,16 +248,4 @@ impl Node {
     pub(super) fn unix_secs(&self, now: Instant) -> u64 {
         u64::try_from(self.unix_now(now)).unwrap_or(0)
     }
-}
-
-/// True when a hello `version` announces extension `token` (`0.1.0+tree1.state1`).
-pub(super) fn announces(version: &str, token: &str) -> bool {
-    version
-        .split_once('+')
-        .is_some_and(|(_, meta)| meta.split('.').any(|t| t == token))
-}
-
-/// Used by [`Replica`]'s users to build a node's initial replica.
-pub(super) fn replica(config: &super::NodeConfig) -> Replica {
-    Replica::new(config.state.clone())
 }

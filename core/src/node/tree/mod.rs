@@ -51,9 +51,7 @@ pub fn split_tree_hop_count(field: u32) -> (u32, bool) {
 /// True when a peer's hello `version` announces the extension: `tree1` among the
 /// dot-separated build metadata (`0.1.0+tree1`, `0.2.0+foo.tree1`).
 pub fn announces_tree(version: &str) -> bool {
-    version
-        .split_once('+')
-        .is_some_and(|(_, meta)| meta.split('.').any(|t| t == TREE_CAPABILITY))
+    crate::connection::announces(version, TREE_CAPABILITY)
 }
 
 /// Settings and bounds of the extension.
