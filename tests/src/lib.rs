@@ -32,3 +32,11 @@ pub fn seed_from_env(default: u64) -> u64 {
     println!("simulation seed {seed} (replay: MICELIO_SIM_SEED={seed} cargo test -p micelio-sim)");
     seed
 }
+
+/// How many seeds a multi-seed run covers: `MICELIO_SIM_SEEDS` when set, otherwise `default`.
+pub fn seed_count_from_env(default: u64) -> u64 {
+    std::env::var("MICELIO_SIM_SEEDS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}

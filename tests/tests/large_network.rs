@@ -7,7 +7,9 @@ use std::time::{Duration, Instant as WallClock};
 use micelio_core::node::NodeConfig;
 use micelio_core::suite::Suite;
 use micelio_sim::presets::reference_mode;
-use micelio_sim::{HostId, NetworkConfig, NodeSpec, Report, Sim, seed_from_env};
+use micelio_sim::{
+    HostId, NetworkConfig, NodeSpec, Report, Sim, seed_count_from_env, seed_from_env,
+};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -206,10 +208,7 @@ fn ten_thousand_nodes() {
 #[ignore = "20 x 2 runs of 10,000 nodes: hours; run with --ignored --release"]
 fn ten_thousand_nodes_twenty_seeds_tree_against_push_only() {
     let first = seed_from_env(10_000);
-    let seeds: u64 = std::env::var("MICELIO_SIM_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let seeds = seed_count_from_env(20);
     let settle = Duration::from_secs(240);
     let (mut worst_complete, mut worst_copies, mut worst_ratio) = (1.0f64, 0.0f64, 0.0f64);
     for seed in first..first + seeds {

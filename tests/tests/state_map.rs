@@ -15,7 +15,7 @@ use micelio_core::state::clock::MAX_CLOCK_STEP;
 use micelio_core::state::{ClockExhausted, StateError};
 use micelio_core::time::Instant;
 use micelio_sim::presets::{brisk_discovery, no_discovery, random_network, reference_mode};
-use micelio_sim::{HostId, NetworkConfig, NodeSpec, Sim, seed_from_env};
+use micelio_sim::{HostId, NetworkConfig, NodeSpec, Sim, seed_count_from_env, seed_from_env};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -442,10 +442,7 @@ fn writes_cross_a_reference_node_between_two_of_ours() {
 #[ignore = "1,000 nodes x 20 seeds: many minutes; run with --ignored --release"]
 fn thousand_nodes_twenty_seeds_converge_after_partitions_and_crashes() {
     let first = seed_from_env(1_900);
-    let seeds: u64 = std::env::var("MICELIO_SIM_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let seeds = seed_count_from_env(20);
     let mut slowest = Duration::ZERO;
     for seed in first..first + seeds {
         let wall = std::time::Instant::now();
