@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use core::time::Duration;
 
-use super::id_map::{IdMap, id_map, shrink_if_sparse};
+use super::dense_id_map::DenseIdMap;
 use crate::identity::NodeId;
 use crate::suite::{PreparedKey, Suite};
 use crate::time::Instant;
@@ -62,7 +62,7 @@ pub struct KeyRing {
     capacity: usize,
     /// How keys are prepared for verification.
     suite: Suite,
-    entries: IdMap<Entry>,
+    entries: DenseIdMap<Entry>,
     /// seq → id of the directly verified entries, oldest first.
     direct: BTreeMap<u64, NodeId>,
     /// seq → id of the gossip-learned entries, least recently used first.
@@ -82,7 +82,7 @@ impl KeyRing {
         KeyRing {
             capacity: capacity.max(1),
             suite,
-            entries: id_map(hash_seed),
+            entries: DenseIdMap::with_seed(hash_seed),
             direct: BTreeMap::new(),
             gossip: BTreeMap::new(),
             next_seq: 0,
@@ -163,7 +163,7 @@ impl KeyRing {
             self.entries.remove(&id);
             dropped += 1;
         }
-        shrink_if_sparse(&mut self.entries);
+        self.entries.shrink_if_sparse();
         dropped
     }
 

@@ -22,6 +22,7 @@ mod admission;
 mod bootstrap;
 mod config;
 mod connections;
+mod dense_id_map;
 mod discovery;
 mod dissemination;
 mod exchange;
