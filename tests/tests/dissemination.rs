@@ -174,3 +174,33 @@ fn messages_sent_during_a_partition_reach_everyone_after_the_heal() {
         }
     }
 }
+
+/// Nodes whose known-peer tables hold a tenth of the network still estimate its size (the
+/// estimate scales the entry points of their messages): a table-based guess would say 25.
+#[test]
+fn small_known_peer_tables_still_estimate_the_network_size() {
+    let seed = seed_from_env(830);
+    let n = 240;
+    let config = NodeConfig {
+        max_known_peers: 24,
+        ..brisk_discovery()
+    };
+    let (mut sim, hosts) = network(seed, n, Duration::from_secs(40), |_| config.clone());
+    let estimates: Vec<usize> = hosts
+        .iter()
+        .filter_map(|&h| sim.hosts[h].node().map(|node| node.network_size_estimate()))
+        .collect();
+    let close = estimates
+        .iter()
+        .filter(|&&e| e >= n / 2 && e <= 2 * n)
+        .count();
+    println!("estimates of {n}: {estimates:?}");
+    assert!(
+        close * 100 >= estimates.len() * 95,
+        "{close} of {} within [n/2, 2n]",
+        estimates.len()
+    );
+    traffic(&mut sim, &hosts, seed, 20);
+    let report = sim.report(&hosts);
+    assert_eq!(report.complete_messages, 1.0, "{report}");
+}

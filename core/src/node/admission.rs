@@ -119,6 +119,7 @@ impl Node {
             }
         }
         self.admitted.insert(id, conn);
+        self.network_size.observe(&id);
         self.state.observe(peer.lamport);
         self.gossip
             .keys

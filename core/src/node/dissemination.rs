@@ -181,7 +181,7 @@ impl Node {
             micelio_proto::encode(&envelope)
         };
         let bytes = encoded(detour);
-        self.tree.set_network_estimate(self.peers.len() + 1);
+        self.tree.set_network_estimate(self.network_size_estimate());
         let pushes = self
             .tree
             .on_message(now, from.as_ref(), detour, from_burst, id, &bytes);

@@ -84,6 +84,7 @@ impl Node {
                 }
             };
             self.gossip.keys.insert(id, key, Trust::GossipLearned, now);
+            self.network_size.observe(&id);
             if self.admitted.contains_key(&id) {
                 // A connected peer's own hello is authoritative for its address.
                 continue;

@@ -34,6 +34,7 @@ pub mod peers;
 pub mod rate_limiter;
 mod relay;
 pub mod seen_cache;
+pub mod size_sketch;
 mod state;
 pub mod tree;
 
@@ -58,6 +59,7 @@ use gossip::Gossip;
 use keyring::Trust;
 use peers::PeerTable;
 use seen_cache::SeenCache;
+use size_sketch::SizeSketch;
 use tree::Tree;
 
 use crate::state::{Replica, StateError};
@@ -228,6 +230,9 @@ pub struct Node {
     slots: BTreeMap<ConnId, Slot>,
     admitted: BTreeMap<NodeId, ConnId>,
     peers: PeerTable,
+    /// Every node id heard of (exchanges, hellos, originators), for the size estimate that
+    /// scales the entry points of our messages; the known-peer table is bounded.
+    network_size: SizeSketch,
     gossip: Gossip,
     /// Eager/lazy dissemination with the peers that announced it.
     tree: Tree,
@@ -301,6 +306,7 @@ impl Node {
         let store_ttl = config.seen_ttl + config.sweep_interval;
         Node {
             peers: PeerTable::with_seed(config.max_known_peers, hashing.next_u64()),
+            network_size: SizeSketch::with_seed(hashing.next_u64()),
             next_exchange: now + config.exchange_interval,
             next_discovery: now + config.discovery_interval,
             next_sweep: now + config.sweep_interval,
@@ -378,6 +384,14 @@ impl Node {
         self.peers.iter()
     }
 
+    /// How many nodes this node thinks the network has, itself included: a sketch of every
+    /// node id it heard of (exchanges, hellos, originators), so it sees past its bounded
+    /// known-peer table, and never fewer than that table's records + 1. It scales the entry
+    /// points of the node's messages ([`tree::TreeConfig::nodes_per_entry_point`]).
+    pub fn network_size_estimate(&self) -> usize {
+        self.network_size.estimate().max(self.peers.len()) + 1
+    }
+
     /// Gossip counters.
     pub fn gossip_stats(&self) -> GossipStats {
         self.gossip.stats
@@ -418,6 +432,7 @@ impl Node {
                             self.clock_origin,
                         );
                     }
+                    self.network_size.observe(&record.node_id);
                     if let Some(evicted) = self.peers.put(record, |_| false) {
                         self.outputs.push_back(Output::ForgetPeer(evicted));
                     }

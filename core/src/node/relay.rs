@@ -60,6 +60,7 @@ impl Node {
         if envelope.msg_type != msg_type::STATE_WRITE {
             self.state.observe(envelope.lamport_ts);
         }
+        self.network_size.observe(&sender);
         if sender != self.node_id() && !self.deliver(now, sender, &envelope) {
             return;
         }

@@ -85,7 +85,8 @@ pub struct TreeConfig {
     /// [`TreeConfig::nodes_per_entry_point`].
     pub origin_burst: bool,
     /// How many entry points a message gets: one per this many nodes of the network (16),
-    /// as the node estimates its size (known-peer records + 1). The originator pushes to its
+    /// as the node estimates its size (a sketch of the node ids it heard of, at least its
+    /// known-peer records, + 1). The originator pushes to its
     /// eager peers and to enough lazy ones; when that is not enough, each node that got the
     /// burst pushes on to lazy peers of its own. Each entry point costs about three copies
     /// per message (its own and the meeting of two flows), so this bounds the extra copies
@@ -385,8 +386,8 @@ impl Tree {
         }
     }
 
-    /// Sets the node's estimate of the network's size (its known-peer records + 1), which
-    /// scales the entry points of its messages.
+    /// Sets the node's estimate of the network's size, which scales the entry points of its
+    /// messages.
     pub fn set_network_estimate(&mut self, nodes: usize) {
         self.network_estimate = nodes;
     }
