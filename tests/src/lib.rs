@@ -11,9 +11,11 @@
 //! Replay a failing run with `MICELIO_SIM_SEED=<seed> cargo test -p micelio-sim <test name>`.
 
 pub mod adversary;
+pub mod endpoints;
 pub mod metrics;
 pub mod network;
 pub mod presets;
+pub mod queue;
 pub mod sim;
 pub mod store;
 pub mod trace;

@@ -24,11 +24,21 @@ pub struct Metrics {
     pub marked_hop_counts: u64,
     /// Known-peer records the nodes asked their store to write (creations and updates).
     pub persist_writes: u64,
-    /// Bytes each host handed to the network.
-    pub bytes_sent: BTreeMap<HostId, u64>,
+    /// Bytes each host handed to the network, by host id.
+    pub bytes_sent: Vec<u64>,
     /// Dials each host aimed at its own address. A listening node must never make one,
     /// whatever its peers announce (an outbound-only node does not know its address).
     pub self_dials: BTreeMap<HostId, u64>,
+}
+
+impl Metrics {
+    /// Counts `bytes` handed to the network by `host`.
+    pub fn count_sent(&mut self, host: HostId, bytes: usize) {
+        if host >= self.bytes_sent.len() {
+            self.bytes_sent.resize(host + 1, 0);
+        }
+        self.bytes_sent[host] += bytes as u64;
+    }
 }
 
 /// A summary of a run, printed by the tests and copied into the README.

@@ -1,7 +1,6 @@
 //! The simulation engine: hosts, a virtual clock, an event queue and the network between them.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use micelio_core::identity::{Identity, NodeId};
@@ -14,8 +13,10 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::adversary::Adversary;
+use crate::endpoints::{Endpoint, Endpoints};
 use crate::metrics::{Metrics, Report};
 use crate::network::{NetworkConfig, Partition};
+use crate::queue::EventQueue;
 use crate::store::{PeerStore, StateStore};
 use crate::trace::TraceHash;
 use micelio_core::state::{Entry, StateMap};
@@ -113,7 +114,7 @@ impl Host {
     }
 }
 
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug)]
 enum SimEvent {
     Wake(HostId),
     Accept {
@@ -141,24 +142,14 @@ enum SimEvent {
     },
 }
 
-/// One direction of a simulated TCP connection.
-struct Endpoint {
-    host: HostId,
-    peer_host: HostId,
-    peer_conn: ConnId,
-    /// When the last byte sent on this direction arrives (keeps the stream in order).
-    last_arrival: Instant,
-}
-
 /// A deterministic network simulation. See the crate documentation.
 pub struct Sim {
     now: Instant,
     rng: ChaCha20Rng,
-    seq: u64,
-    queue: BinaryHeap<Reverse<(Instant, u64, SimEvent)>>,
+    queue: EventQueue<SimEvent>,
     /// Every host, by id.
     pub hosts: Vec<Host>,
-    endpoints: BTreeMap<ConnId, Endpoint>,
+    endpoints: Endpoints,
     addresses: BTreeMap<String, HostId>,
     partition: Option<(Partition, Instant)>,
     next_conn: u64,
@@ -193,10 +184,9 @@ impl Sim {
             suite,
             now: Instant::ZERO,
             rng: ChaCha20Rng::seed_from_u64(seed),
-            seq: 0,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
             hosts: Vec::new(),
-            endpoints: BTreeMap::new(),
+            endpoints: Endpoints::default(),
             addresses: BTreeMap::new(),
             partition: None,
             next_conn: 0,
@@ -389,8 +379,7 @@ impl Sim {
     // ----- scheduling -----
 
     fn schedule(&mut self, at: Instant, event: SimEvent) {
-        self.seq += 1;
-        self.queue.push(Reverse((at, self.seq, event)));
+        self.queue.push(at, event);
     }
 
     fn latency(&mut self) -> Duration {
@@ -423,7 +412,7 @@ impl Sim {
     pub fn crash(&mut self, host: HostId) {
         self.hosts[host].actor = None;
         self.hosts[host].wake = None;
-        self.endpoints.retain(|_, e| e.host != host);
+        self.endpoints.retain(|e| e.host != host);
     }
 
     /// Restarts a crashed host from its store, optionally with another bootstrap list.
@@ -449,8 +438,8 @@ impl Sim {
     /// Open connections between `a` and `b` (in either direction), as seen from `a`'s side.
     pub fn connections_between(&self, a: HostId, b: HostId) -> usize {
         self.endpoints
-            .values()
-            .filter(|e| e.host == a && e.peer_host == b)
+            .iter()
+            .filter(|(_, e)| e.host == a && e.peer_host == b)
             .count()
     }
 
@@ -460,7 +449,7 @@ impl Sim {
             .endpoints
             .iter()
             .find(|(_, e)| e.host == a && e.peer_host == b)
-            .map(|(c, e)| (*c, e.peer_conn));
+            .map(|(c, e)| (c, e.peer_conn));
         let Some((conn_a, conn_b)) = found else {
             return false;
         };
@@ -547,11 +536,11 @@ impl Sim {
 
     /// Runs every event up to `until` (inclusive), then sets the clock to it.
     pub fn run_until(&mut self, until: Instant) {
-        while let Some(Reverse((at, _, _))) = self.queue.peek() {
-            if *at > until {
+        while let Some(at) = self.queue.next_at() {
+            if at > until {
                 break;
             }
-            let Some(Reverse((at, _, event))) = self.queue.pop() else {
+            let Some((at, event)) = self.queue.pop() else {
                 break;
             };
             self.now = at;
@@ -695,7 +684,7 @@ impl Sim {
     }
 
     fn transmit(&mut self, host: HostId, conn: ConnId, data: Vec<u8>) {
-        *self.metrics.bytes_sent.entry(host).or_default() += data.len() as u64;
+        self.metrics.count_sent(host, data.len());
         let latency = self.latency();
         let transfer = self.network.transmission_time(data.len());
         let now = self.now;
@@ -835,7 +824,7 @@ impl Sim {
                 control_bytes += traffic.control_bytes;
                 grafts += node.tree_stats().grafts_sent;
             }
-            bytes += self.metrics.bytes_sent.get(&h).copied().unwrap_or(0);
+            bytes += self.metrics.bytes_sent.get(h).copied().unwrap_or(0);
         }
         report.copies_per_node = copies as f64 / received.max(1) as f64;
         let per_node = |total: u64| total as f64 / receivers.len().max(1) as f64;
