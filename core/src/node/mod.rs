@@ -306,7 +306,7 @@ impl Node {
         let store_ttl = config.seen_ttl + config.sweep_interval;
         Node {
             peers: PeerTable::with_seed(config.max_known_peers, hashing.next_u64()),
-            network_size: SizeSketch::with_seed(hashing.next_u64()),
+            network_size: SizeSketch::new(hashing.next_u64(), now),
             next_exchange: now + config.exchange_interval,
             next_discovery: now + config.discovery_interval,
             next_sweep: now + config.sweep_interval,
@@ -713,6 +713,7 @@ impl Node {
             self.next_sweep = now + self.config.sweep_interval;
             self.gossip.sweep(now);
             self.tree.sweep(now);
+            self.network_size.age(now);
             for slot in self.slots.values_mut() {
                 slot.exchange_seen.sweep(now);
             }

@@ -5,13 +5,19 @@
 //! 256 records in a network of 10,000 would think it has 257 nodes); the sketch keeps the
 //! 64 smallest hashes of the ids it was shown and estimates from the 64th:
 //! `n ≈ 63 · 2^64 / h₆₄` (relative error about 1/√62, 13%). Below 64 distinct ids it counts
-//! them exactly.
+//! them exactly. Two generations of [`GENERATION`] each: a node that left is forgotten after
+//! one to two generations, so a network that shrinks is not overestimated for ever.
 
 use core::hash::BuildHasher;
+use core::time::Duration;
 
 use foldhash::quality::FixedState;
 
 use crate::identity::NodeId;
+use crate::time::Instant;
+
+/// How long one generation of the sketch collects ids (30 minutes).
+pub const GENERATION: Duration = Duration::from_secs(30 * 60);
 
 /// Hashes kept: the precision of the estimate.
 pub const SKETCH_SIZE: usize = 64;
@@ -21,29 +27,68 @@ pub const SKETCH_SIZE: usize = 64;
 /// node's links bound them anyway).
 pub const MAX_ESTIMATE: usize = 1 << 24;
 
-/// A k-minimum-values sketch of node ids.
+/// The network-size estimate: the ids heard of in this generation and the previous one.
 #[derive(Clone, Debug)]
 pub struct SizeSketch {
-    /// The smallest hashes seen, ascending, without repeats; `len` of them are valid.
-    smallest: [u64; SKETCH_SIZE],
-    len: usize,
+    current: Kmv,
+    previous: Kmv,
+    /// When `current` started collecting.
+    generation_start: Instant,
     hasher: FixedState,
 }
 
 impl SizeSketch {
-    /// An empty sketch hashing ids with `seed` (per node: peers cannot choose ids that land
-    /// among its smallest hashes).
-    pub fn with_seed(seed: u64) -> Self {
+    /// An empty sketch started at `now`, hashing ids with `seed` (per node: peers cannot
+    /// choose ids that land among its smallest hashes).
+    pub fn new(seed: u64, now: Instant) -> Self {
         SizeSketch {
-            smallest: [u64::MAX; SKETCH_SIZE],
-            len: 0,
+            current: Kmv::default(),
+            previous: Kmv::default(),
+            generation_start: now,
             hasher: FixedState::with_seed(seed),
         }
     }
 
     /// Notes that node `id` exists (repeats change nothing).
     pub fn observe(&mut self, id: &NodeId) {
-        let hash = self.hasher.hash_one(id);
+        self.current.insert(self.hasher.hash_one(id));
+    }
+
+    /// Starts a new generation when the current one is [`GENERATION`] old: ids not heard of
+    /// since the previous generation started are forgotten.
+    pub fn age(&mut self, now: Instant) {
+        if now >= self.generation_start + GENERATION {
+            self.previous = core::mem::take(&mut self.current);
+            self.generation_start = now;
+        }
+    }
+
+    /// Estimated number of distinct ids observed in this generation or the previous one
+    /// (exact below [`SKETCH_SIZE`]), at most [`MAX_ESTIMATE`].
+    pub fn estimate(&self) -> usize {
+        self.current.estimate().max(self.previous.estimate())
+    }
+}
+
+/// The 64 smallest distinct hashes of one generation.
+#[derive(Clone, Debug)]
+struct Kmv {
+    /// The smallest hashes seen, ascending, without repeats; `len` of them are valid.
+    smallest: [u64; SKETCH_SIZE],
+    len: usize,
+}
+
+impl Default for Kmv {
+    fn default() -> Self {
+        Kmv {
+            smallest: [u64::MAX; SKETCH_SIZE],
+            len: 0,
+        }
+    }
+}
+
+impl Kmv {
+    fn insert(&mut self, hash: u64) {
         if self.len == SKETCH_SIZE && hash >= self.smallest[SKETCH_SIZE - 1] {
             return;
         }
@@ -60,9 +105,7 @@ impl SizeSketch {
         self.smallest[position] = hash;
     }
 
-    /// Estimated number of distinct ids observed (exact below [`SKETCH_SIZE`]), at most
-    /// [`MAX_ESTIMATE`].
-    pub fn estimate(&self) -> usize {
+    fn estimate(&self) -> usize {
         if self.len < SKETCH_SIZE {
             return self.len;
         }
@@ -87,7 +130,7 @@ mod tests {
 
     #[test]
     fn small_networks_are_counted_exactly_and_repeats_do_not_count() {
-        let mut sketch = SizeSketch::with_seed(1);
+        let mut sketch = SizeSketch::new(1, Instant::ZERO);
         for id in ids(40).chain(ids(40)) {
             sketch.observe(&id);
         }
@@ -97,7 +140,7 @@ mod tests {
     #[test]
     fn large_networks_are_estimated_within_a_third() {
         for (count, seed) in [(1_000u32, 2u64), (10_000, 3), (50_000, 4)] {
-            let mut sketch = SizeSketch::with_seed(seed);
+            let mut sketch = SizeSketch::new(seed, Instant::ZERO);
             // Every id three times, in three passes, as exchanges repeat them.
             for _ in 0..3 {
                 for id in ids(count) {
@@ -112,12 +155,37 @@ mod tests {
 
     #[test]
     fn the_kept_hashes_stay_sorted_and_distinct() {
-        let mut sketch = SizeSketch::with_seed(5);
+        let mut sketch = SizeSketch::new(5, Instant::ZERO);
         for id in ids(500) {
             sketch.observe(&id);
-            let kept = &sketch.smallest[..sketch.len];
+            let kept = &sketch.current.smallest[..sketch.current.len];
             assert!(kept.windows(2).all(|w| w[0] < w[1]));
         }
-        assert_eq!(sketch.len, SKETCH_SIZE);
+        assert_eq!(sketch.current.len, SKETCH_SIZE);
+    }
+
+    #[test]
+    fn nodes_unheard_of_for_two_generations_are_forgotten() {
+        let mut sketch = SizeSketch::new(6, Instant::ZERO);
+        for id in ids(5_000) {
+            sketch.observe(&id);
+        }
+        let large = sketch.estimate();
+        // One generation later the old ids still count; the network is now 50 nodes.
+        let mut now = Instant::ZERO + GENERATION;
+        sketch.age(now);
+        for id in ids(50) {
+            sketch.observe(&id);
+        }
+        assert_eq!(sketch.estimate(), large);
+        // Early ageing does nothing.
+        sketch.age(now + GENERATION / 2);
+        assert_eq!(sketch.estimate(), large);
+        now = now + GENERATION;
+        sketch.age(now);
+        for id in ids(50) {
+            sketch.observe(&id);
+        }
+        assert_eq!(sketch.estimate(), 50);
     }
 }
