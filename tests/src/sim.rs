@@ -167,6 +167,9 @@ pub struct Sim {
     /// Whether each host keeps its [`Host::events`] (large runs that read only the metrics
     /// turn it off: a hundred chat lines at 10,000 hosts are a million events).
     event_log: bool,
+    /// Whether hosts persist their known-peer records ([`Host::store`]); runs that never
+    /// restart a host may turn it off (256 records per host at 10,000 hosts are 1 GB).
+    peer_store: bool,
 }
 
 impl Sim {
@@ -197,6 +200,7 @@ impl Sim {
             steps: 0,
             state_writes: Vec::new(),
             event_log: true,
+            peer_store: true,
         }
     }
 
@@ -204,6 +208,14 @@ impl Sim {
     /// latencies, duplicates) are kept as before.
     pub fn without_event_log(mut self) -> Self {
         self.event_log = false;
+        self
+    }
+
+    /// Stops persisting known-peer records into each host's [`Host::store`] (the write count,
+    /// [`Metrics::persist_writes`], goes on). Such a run cannot restart a host:
+    /// [`Sim::restart`] panics.
+    pub fn without_peer_store(mut self) -> Self {
+        self.peer_store = false;
         self
     }
 
@@ -417,6 +429,10 @@ impl Sim {
 
     /// Restarts a crashed host from its store, optionally with another bootstrap list.
     pub fn restart(&mut self, host: HostId, bootstrap: Option<Vec<HostId>>) {
+        assert!(
+            self.peer_store,
+            "a run without a peer store cannot restart hosts"
+        );
         self.start_node(host, bootstrap);
     }
 
@@ -641,10 +657,14 @@ impl Sim {
                 Output::Close { conn } => self.close(conn),
                 Output::PersistPeer(record) => {
                     self.metrics.persist_writes += 1;
-                    self.hosts[host].store.put(record);
+                    if self.peer_store {
+                        self.hosts[host].store.put(record);
+                    }
                 }
                 Output::ForgetPeer(id) => {
-                    self.hosts[host].store.remove(id);
+                    if self.peer_store {
+                        self.hosts[host].store.remove(id);
+                    }
                 }
                 Output::PersistState { key, envelope } => {
                     self.hosts[host].state_store.entries.insert(key, envelope);

@@ -24,8 +24,9 @@ fn run(
     config: NodeConfig,
 ) -> (Report, u64, Sim) {
     let wall = WallClock::now();
-    let mut sim =
-        Sim::with_suite(seed, NetworkConfig::default(), Suite::Modeled).without_event_log();
+    let mut sim = Sim::with_suite(seed, NetworkConfig::default(), Suite::Modeled)
+        .without_event_log()
+        .without_peer_store();
     let mut choice = ChaCha20Rng::seed_from_u64(seed ^ 0x5eed);
     let mut hosts: Vec<HostId> = Vec::new();
     for i in 0..n {

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use core::time::Duration;
 
-use super::dense_id_map::DenseIdMap;
+use super::id_slots::{IdSlots, Slot};
 use crate::identity::NodeId;
 use crate::suite::{PreparedKey, Suite};
 use crate::time::Instant;
@@ -62,11 +62,11 @@ pub struct KeyRing {
     capacity: usize,
     /// How keys are prepared for verification.
     suite: Suite,
-    entries: DenseIdMap<Entry>,
-    /// seq → id of the directly verified entries, oldest first.
-    direct: BTreeMap<u64, NodeId>,
-    /// seq → id of the gossip-learned entries, least recently used first.
-    gossip: BTreeMap<u64, NodeId>,
+    entries: IdSlots<Entry>,
+    /// seq → slot of the directly verified entries, oldest first.
+    direct: BTreeMap<u64, Slot>,
+    /// seq → slot of the gossip-learned entries, least recently used first.
+    gossip: BTreeMap<u64, Slot>,
     /// Next insertion sequence number.
     next_seq: u64,
 }
@@ -82,7 +82,7 @@ impl KeyRing {
         KeyRing {
             capacity: capacity.max(1),
             suite,
-            entries: DenseIdMap::with_seed(hash_seed),
+            entries: IdSlots::with_seed(hash_seed),
             direct: BTreeMap::new(),
             gossip: BTreeMap::new(),
             next_seq: 0,
@@ -115,24 +115,27 @@ impl KeyRing {
             return false;
         }
         let seq = self.take_seq();
-        self.order_mut(trust).insert(seq, id);
-        self.entries.insert(
-            id,
-            Entry {
-                key,
-                prepared: self.suite.prepare_key(&key),
-                trust,
-                seq,
-                last_used: now,
-            },
-        );
+        let entry = Entry {
+            key,
+            prepared: self.suite.prepare_key(&key),
+            trust,
+            seq,
+            last_used: now,
+        };
+        let Some(slot) = self.entries.insert(id, entry) else {
+            return false;
+        };
+        self.order_mut(trust).insert(seq, slot);
         true
     }
 
     /// Records that `id`'s key just verified a message: a gossip-learned key becomes the most
     /// recently used.
     pub fn touch(&mut self, id: &NodeId, now: Instant) {
-        let Some(entry) = self.entries.get(id) else {
+        let Some(slot) = self.entries.slot(id) else {
+            return;
+        };
+        let Some((_, entry)) = self.entries.at(slot) else {
             return;
         };
         if entry.trust != Trust::GossipLearned {
@@ -141,8 +144,8 @@ impl KeyRing {
         let old_seq = entry.seq;
         self.gossip.remove(&old_seq);
         let seq = self.take_seq();
-        self.gossip.insert(seq, *id);
-        if let Some(stored) = self.entries.get_mut(id) {
+        self.gossip.insert(seq, slot);
+        if let Some((_, stored)) = self.entries.at_mut(slot) {
             stored.seq = seq;
             stored.last_used = now;
         }
@@ -151,20 +154,35 @@ impl KeyRing {
     /// Drops the gossip-learned keys unused for `idle` or longer; returns how many.
     pub fn sweep(&mut self, now: Instant, idle: Duration) -> usize {
         let mut dropped = 0;
-        while let Some((&seq, &id)) = self.gossip.first_key_value() {
+        while let Some((&seq, &slot)) = self.gossip.first_key_value() {
             let expired = self
                 .entries
-                .get(&id)
-                .is_none_or(|entry| entry.last_used + idle <= now);
+                .at(slot)
+                .is_none_or(|(_, entry)| entry.last_used + idle <= now);
             if !expired {
                 break;
             }
             self.gossip.remove(&seq);
-            self.entries.remove(&id);
+            self.entries.remove_at(slot);
             dropped += 1;
         }
-        self.entries.shrink_if_sparse();
+        if self.entries.is_sparse() {
+            self.compact();
+        }
         dropped
+    }
+
+    /// Packs the entries into as little room as they need and re-indexes their new slots.
+    fn compact(&mut self) {
+        let (direct, gossip) = (&mut self.direct, &mut self.gossip);
+        direct.clear();
+        gossip.clear();
+        self.entries.compact(|slot, entry| {
+            match entry.trust {
+                Trust::DirectlyVerified => direct.insert(entry.seq, slot),
+                Trust::GossipLearned => gossip.insert(entry.seq, slot),
+            };
+        });
     }
 
     /// Removes the entry of `id`; returns true when there was one.
@@ -194,7 +212,7 @@ impl KeyRing {
     }
 
     /// The insertion-order index of `trust`.
-    fn order_mut(&mut self, trust: Trust) -> &mut BTreeMap<u64, NodeId> {
+    fn order_mut(&mut self, trust: Trust) -> &mut BTreeMap<u64, Slot> {
         match trust {
             Trust::DirectlyVerified => &mut self.direct,
             Trust::GossipLearned => &mut self.gossip,
@@ -204,17 +222,17 @@ impl KeyRing {
     /// Frees one slot for a new entry of trust `incoming`; false when the insert is refused.
     fn make_room(&mut self, incoming: Trust) -> bool {
         let victim = match self.gossip.pop_first() {
-            Some((_, id)) => id,
+            Some((_, slot)) => slot,
             None => match incoming {
                 Trust::GossipLearned => return false,
                 Trust::DirectlyVerified => match self.direct.pop_first() {
-                    Some((_, id)) => id,
+                    Some((_, slot)) => slot,
                     // Unreachable: a full ring with both indexes empty.
                     None => return self.entries.len() < self.capacity,
                 },
             },
         };
-        self.entries.remove(&victim);
+        self.entries.remove_at(victim);
         true
     }
 
@@ -231,22 +249,22 @@ impl KeyRing {
 
     /// Reassigns sequence numbers 0, 1, 2, … in the current insertion order.
     fn renumber(&mut self) {
-        let mut all: Vec<(u64, NodeId)> = self
+        let mut all: Vec<(u64, Slot)> = self
             .direct
             .iter()
             .chain(self.gossip.iter())
-            .map(|(&seq, &id)| (seq, id))
+            .map(|(&seq, &slot)| (seq, slot))
             .collect();
         all.sort_unstable_by_key(|&(seq, _)| seq);
         self.direct.clear();
         self.gossip.clear();
         let mut next = 0u64;
-        for (_, id) in all {
-            if let Some(entry) = self.entries.get_mut(&id) {
+        for (_, slot) in all {
+            if let Some((_, entry)) = self.entries.at_mut(slot) {
                 entry.seq = next;
                 match entry.trust {
-                    Trust::DirectlyVerified => self.direct.insert(next, id),
-                    Trust::GossipLearned => self.gossip.insert(next, id),
+                    Trust::DirectlyVerified => self.direct.insert(next, slot),
+                    Trust::GossipLearned => self.gossip.insert(next, slot),
                 };
                 next = next.saturating_add(1);
             }
@@ -272,12 +290,12 @@ mod tests {
     fn assert_consistent(ring: &KeyRing) {
         assert!(ring.entries.len() <= ring.capacity);
         assert_eq!(ring.entries.len(), ring.direct.len() + ring.gossip.len());
-        for (seq, id) in &ring.direct {
-            let entry = ring.entries.get(id).expect("indexed id is stored");
+        for (seq, slot) in &ring.direct {
+            let (_, entry) = ring.entries.at(*slot).expect("indexed slot is stored");
             assert_eq!((entry.seq, entry.trust), (*seq, Trust::DirectlyVerified));
         }
-        for (seq, id) in &ring.gossip {
-            let entry = ring.entries.get(id).expect("indexed id is stored");
+        for (seq, slot) in &ring.gossip {
+            let (_, entry) = ring.entries.at(*slot).expect("indexed slot is stored");
             assert_eq!((entry.seq, entry.trust), (*seq, Trust::GossipLearned));
         }
         for entry in ring.entries.values() {
