@@ -205,7 +205,7 @@ fn ten_thousand_nodes() {
 
 /// The issue-8 figures at 10,000 nodes: `MICELIO_SIM_SEEDS` seeds (20) from
 /// `MICELIO_SIM_SEED` (10000), each with the extension and push only; one line per seed as it
-/// ends (a run takes minutes and about 11 GB).
+/// ends (a pair of runs takes about 20 minutes and 7 GB).
 #[test]
 #[ignore = "20 x 2 runs of 10,000 nodes: hours; run with --ignored --release"]
 fn ten_thousand_nodes_twenty_seeds_tree_against_push_only() {
