@@ -76,6 +76,9 @@ struct Kmv {
     /// The smallest hashes seen, ascending, without repeats; `len` of them are valid.
     smallest: [u64; SKETCH_SIZE],
     len: usize,
+    /// The estimate from `smallest`, recomputed when they change (rarely, once the sketch is
+    /// full), not at every relayed message that reads it.
+    estimate: usize,
 }
 
 impl Default for Kmv {
@@ -83,6 +86,7 @@ impl Default for Kmv {
         Kmv {
             smallest: [u64::MAX; SKETCH_SIZE],
             len: 0,
+            estimate: 0,
         }
     }
 }
@@ -103,9 +107,14 @@ impl Kmv {
         self.smallest
             .copy_within(position..self.len - 1, position + 1);
         self.smallest[position] = hash;
+        self.estimate = self.compute_estimate();
     }
 
     fn estimate(&self) -> usize {
+        self.estimate
+    }
+
+    fn compute_estimate(&self) -> usize {
         if self.len < SKETCH_SIZE {
             return self.len;
         }
