@@ -181,10 +181,13 @@ impl Node {
             micelio_proto::encode(&envelope)
         };
         let bytes = encoded(detour);
-        self.tree.set_network_estimate(self.network_size_estimate());
-        let pushes = self
-            .tree
-            .on_message(now, from.as_ref(), detour, from_burst, id, &bytes);
+        let arrival = tree::Arrival {
+            from: from.as_ref(),
+            detour,
+            from_burst,
+            network_size: self.network_size_estimate(),
+        };
+        let pushes = self.tree.on_message(now, arrival, id, &bytes);
         let mut other = None;
         for (peer, marked) in pushes {
             let Some(&conn) = self.admitted.get(&peer) else {

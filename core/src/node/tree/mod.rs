@@ -150,6 +150,50 @@ fn digest_list(ids: &[SeenId]) -> Vec<u8> {
     out
 }
 
+/// How a message that passed every check reached this node: what [`Tree::on_message`]
+/// decides its pushes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival<'a> {
+    /// The peer the copy came from; `None` when this node originated the message.
+    pub from: Option<&'a NodeId>,
+    /// The copy carried the detour mark ([`DETOUR_FLAG`]).
+    pub detour: bool,
+    /// The copy came straight from its originator's burst, so lazy peers may get it too
+    /// ([`TreeConfig::nodes_per_entry_point`]).
+    pub from_burst: bool,
+    /// This node's estimate of the network's size, which scales the entry points.
+    pub network_size: usize,
+}
+
+impl<'a> Arrival<'a> {
+    /// A message this node originated, in a network of about `network_size` nodes.
+    pub fn originated(network_size: usize) -> Self {
+        Arrival {
+            from: None,
+            detour: false,
+            from_burst: false,
+            network_size,
+        }
+    }
+
+    /// An unmarked copy from `from`, in a network of about `network_size` nodes.
+    pub fn relayed(from: &'a NodeId, network_size: usize) -> Self {
+        Arrival {
+            from: Some(from),
+            ..Self::originated(network_size)
+        }
+    }
+
+    /// The same copy with the detour mark; `from_burst` as on [`Arrival::from_burst`].
+    pub fn marked(self, from_burst: bool) -> Self {
+        Arrival {
+            detour: true,
+            from_burst,
+            ..self
+        }
+    }
+}
+
 /// One extension peer: whether it gets full pushes, and the digests waiting for it.
 #[derive(Debug)]
 struct Link {
@@ -232,8 +276,6 @@ pub struct Tree {
     missing: MissingTable,
     /// When the batched announcements go out.
     next_flush: Option<Instant>,
-    /// Estimated number of nodes in the network.
-    network_estimate: usize,
     /// Control messages decided, waiting for the node to send them.
     outbox: VecDeque<(NodeId, TreeControl)>,
     /// Counters.
@@ -254,7 +296,6 @@ impl Tree {
             config,
             links: BTreeMap::new(),
             next_flush: None,
-            network_estimate: 1,
             outbox: VecDeque::new(),
             stats: TreeStats::default(),
         }
@@ -313,22 +354,19 @@ impl Tree {
         }
     }
 
-    /// A gossip envelope passed every check (or was originated here, `from` = `None`):
-    /// its bytes (as this node pushes them to eager peers) are stored while the node has
-    /// extension peers, it is announced to the lazy peers, and the peers to push it to are
-    /// returned with whether their copy is marked as a detour ([`DETOUR_FLAG`]); never
-    /// `from`. `detour` is the received copy's mark; the peer it came from becomes eager
-    /// unless the copy took a detour. `from_burst`: the copy came straight from its
-    /// originator's burst, so lazy peers may get it too ([`TreeConfig::nodes_per_entry_point`]).
+    /// A gossip envelope passed every check (or was originated here): its bytes (as this
+    /// node pushes them to eager peers) are stored while the node has extension peers, it is
+    /// announced to the lazy peers, and the peers to push it to are returned with whether
+    /// their copy is marked as a detour ([`DETOUR_FLAG`]); never the peer it came from, which
+    /// becomes eager unless the copy took a detour.
     pub fn on_message(
         &mut self,
         now: Instant,
-        from: Option<&NodeId>,
-        detour: bool,
-        from_burst: bool,
+        arrival: Arrival<'_>,
         id: SeenId,
         envelope: &[u8],
     ) -> Vec<(NodeId, bool)> {
+        let Arrival { from, detour, .. } = arrival;
         if !self.config.enabled {
             return Vec::new();
         }
@@ -343,8 +381,7 @@ impl Tree {
                 link.eager = true;
             }
         }
-        let mut spread_window =
-            SpreadWindow::new(self, from, &id, self.lazy_pushes(from, from_burst));
+        let mut spread_window = SpreadWindow::new(self, from, &id, self.lazy_pushes(arrival));
         let mut pushes = Vec::new();
         let mut full_batches = Vec::new();
         for (peer, link) in &mut self.links {
@@ -374,22 +411,16 @@ impl Tree {
     /// How many lazy peers get a full (detour) push of a message: from its originator,
     /// enough to reach the entry-point target with the eager ones; from a node that got the
     /// originator's burst, its share of what the burst could not cover.
-    fn lazy_pushes(&self, from: Option<&NodeId>, from_burst: bool) -> usize {
+    fn lazy_pushes(&self, arrival: Arrival<'_>) -> usize {
         let per_entry = self.config.nodes_per_entry_point.max(1);
-        let target = (self.network_estimate / per_entry).max(1);
-        if from.is_none() && self.config.origin_burst {
+        let target = (arrival.network_size / per_entry).max(1);
+        if arrival.from.is_none() && self.config.origin_burst {
             target.saturating_sub(self.eager_count())
-        } else if from_burst {
+        } else if arrival.from_burst {
             (target / self.links.len().max(1)).saturating_sub(1)
         } else {
             0
         }
-    }
-
-    /// Sets the node's estimate of the network's size, which scales the entry points of its
-    /// messages.
-    pub fn set_network_estimate(&mut self, nodes: usize) {
-        self.network_estimate = nodes;
     }
 
     /// A copy of already seen message `id` came from `from`, marked `detour` or not: an

@@ -11,6 +11,9 @@ use micelio_proto::Envelope;
 /// Time to live of stored envelopes in these tests.
 const TTL: Duration = Duration::from_secs(360);
 
+/// A network estimate too small to want entry points beyond the originator's eager links.
+const FEW_NODES: usize = 1;
+
 fn peer(n: u8) -> NodeId {
     Identity::from_seed(&[n; 32]).node_id()
 }
@@ -53,7 +56,7 @@ fn pushes_to_eager_peers_and_prunes_a_duplicate_sender() {
         tree.add_link(peer(n));
     }
     let (id, envelope) = message(1);
-    let mut eager = tree.on_message(at(0), Some(&peer(1)), false, false, id, &envelope);
+    let mut eager = tree.on_message(at(0), Arrival::relayed(&peer(1), FEW_NODES), id, &envelope);
     eager.sort();
     let mut expected = vec![(peer(2), false), (peer(3), false)];
     expected.sort();
@@ -72,7 +75,12 @@ fn pushes_to_eager_peers_and_prunes_a_duplicate_sender() {
     // The next message (relayed from 3) goes eagerly to 1, and is announced to 2 after the
     // batch delay.
     let (id2, envelope2) = message(2);
-    let eager = tree.on_message(at(10), Some(&peer(3)), false, false, id2, &envelope2);
+    let eager = tree.on_message(
+        at(10),
+        Arrival::relayed(&peer(3), FEW_NODES),
+        id2,
+        &envelope2,
+    );
     assert_eq!(eager, vec![(peer(1), false)]);
     let flush = at(10) + TreeConfig::default().announce_interval;
     assert_eq!(tree.poll_timeout(), Some(flush));
@@ -93,7 +101,7 @@ fn an_announced_missing_message_is_grafted_then_served() {
     b.add_link(peer(1));
     let (id, envelope) = message(7);
     // b has the message; a only hears of it.
-    b.on_message(at(0), None, false, false, id, &envelope);
+    b.on_message(at(0), Arrival::originated(FEW_NODES), id, &envelope);
     let announce = TreeControl {
         ihave: id.as_bytes().to_vec(),
         ..TreeControl::default()
@@ -111,7 +119,7 @@ fn an_announced_missing_message_is_grafted_then_served() {
     assert_eq!(sent[0].1.graft, id.as_bytes().to_vec());
     let served = b.on_control(due, &peer(1), &sent[0].1, |_| true).unwrap();
     assert_eq!(served, vec![envelope.clone()]);
-    a.on_message(due, Some(&peer(2)), false, false, id, &envelope);
+    a.on_message(due, Arrival::relayed(&peer(2), FEW_NODES), id, &envelope);
     assert_eq!(a.missing_count(), 0);
 }
 
@@ -126,7 +134,12 @@ fn a_message_that_arrives_in_time_is_not_grafted() {
     };
     tree.on_control(at(0), &peer(2), &announce, |_| false)
         .unwrap();
-    tree.on_message(at(300), Some(&peer(2)), false, false, id, &envelope);
+    tree.on_message(
+        at(300),
+        Arrival::relayed(&peer(2), FEW_NODES),
+        id,
+        &envelope,
+    );
     tree.on_timeout(at(5_000), |_| false);
     assert!(drain(&mut tree).iter().all(|(_, c)| c.graft.is_empty()));
     // Announcing what the node already has tracks nothing.
@@ -146,12 +159,12 @@ fn a_new_link_hears_of_every_stored_message() {
     );
     // Without extension peers nothing is stored.
     let (id, envelope) = message(9);
-    tree.on_message(at(0), None, false, false, id, &envelope);
+    tree.on_message(at(0), Arrival::originated(FEW_NODES), id, &envelope);
     assert_eq!(tree.stored_count(), 0);
     tree.add_link(peer(8));
     for n in 0..5 {
         let (id, envelope) = message(n);
-        tree.on_message(at(0), None, false, false, id, &envelope);
+        tree.on_message(at(0), Arrival::originated(FEW_NODES), id, &envelope);
     }
     drain(&mut tree);
     tree.add_link(peer(9));
@@ -216,7 +229,7 @@ fn disabled_engine_does_nothing() {
     tree.add_link(peer(2));
     let (id, envelope) = message(1);
     assert!(
-        tree.on_message(at(0), None, false, false, id, &envelope)
+        tree.on_message(at(0), Arrival::originated(FEW_NODES), id, &envelope)
             .is_empty()
     );
     assert_eq!(tree.link_count(), 0);
@@ -278,9 +291,8 @@ fn linked_tree(config: TreeConfig, links: u8, pruned: &[u8]) -> Tree {
 fn the_originator_pushes_to_every_link_and_marks_the_lazy_ones() {
     let mut tree = linked_tree(TreeConfig::default(), 3, &[2]);
     // In a network of 1,000 nodes, 62 entry points are wanted: every link gets it.
-    tree.set_network_estimate(1_000);
     let (id, envelope) = message(1);
-    let mut pushes = tree.on_message(at(0), None, false, false, id, &envelope);
+    let mut pushes = tree.on_message(at(0), Arrival::originated(1_000), id, &envelope);
     pushes.sort();
     let mut expected = vec![(peer(1), false), (peer(2), true), (peer(3), false)];
     expected.sort();
@@ -299,8 +311,7 @@ fn the_originator_pushes_to_every_link_and_marks_the_lazy_ones() {
         ..TreeConfig::default()
     };
     let mut quiet = linked_tree(config, 2, &[2]);
-    quiet.set_network_estimate(1_000);
-    let pushes = quiet.on_message(at(0), None, false, false, id, &envelope);
+    let pushes = quiet.on_message(at(0), Arrival::originated(1_000), id, &envelope);
     assert_eq!(pushes, vec![(peer(1), false)]);
 }
 
@@ -311,7 +322,12 @@ fn a_detour_copy_neither_grafts_its_sender_nor_prunes() {
     // A marked copy from lazy peer 1 (its originator's burst): 1 stays lazy, the copy goes
     // on marked to the eager peers.
     let (id, envelope) = message(1);
-    let mut pushes = tree.on_message(at(0), Some(&peer(1)), true, true, id, &envelope);
+    let mut pushes = tree.on_message(
+        at(0),
+        Arrival::relayed(&peer(1), FEW_NODES).marked(true),
+        id,
+        &envelope,
+    );
     pushes.sort();
     let mut expected = vec![(peer(2), true), (peer(3), true)];
     expected.sort();
@@ -325,7 +341,12 @@ fn a_detour_copy_neither_grafts_its_sender_nor_prunes() {
     assert_eq!(tree.eager_count(), 2);
     // An unmarked message met by an unmarked duplicate prunes.
     let (id2, envelope2) = message(2);
-    tree.on_message(at(1), Some(&peer(2)), false, false, id2, &envelope2);
+    tree.on_message(
+        at(1),
+        Arrival::relayed(&peer(2), FEW_NODES),
+        id2,
+        &envelope2,
+    );
     tree.on_duplicate(&peer(3), &id2, true);
     assert!(
         drain(&mut tree).is_empty(),
@@ -342,16 +363,16 @@ fn entry_points_scale_with_the_network_estimate() {
     let mut tree = linked_tree(TreeConfig::default(), 6, &[2, 3, 4, 5]);
     assert_eq!(tree.eager_count(), 2);
     // 64 nodes: 4 entry points, the originator's 2 eager peers and 2 of its 4 lazy ones.
-    tree.set_network_estimate(64);
     let (id0, envelope0) = message(3);
-    let pushes = tree.on_message(at(0), None, false, false, id0, &envelope0);
+    let pushes = tree.on_message(at(0), Arrival::originated(64), id0, &envelope0);
     assert_eq!(pushes.iter().filter(|(_, marked)| *marked).count(), 2);
     assert_eq!(pushes.iter().filter(|(_, marked)| !marked).count(), 2);
     // 288 nodes: 18 entry points, more than the originator's 6 links; each node that got
     // the burst pushes on to 18 / 6 - 1 = 2 lazy links.
-    tree.set_network_estimate(288);
     let (id, envelope) = message(4);
-    let pushes = tree.on_message(at(0), Some(&peer(1)), true, true, id, &envelope);
+    let sender = peer(1);
+    let burst = Arrival::relayed(&sender, 288).marked(true);
+    let pushes = tree.on_message(at(0), burst, id, &envelope);
     let marked_lazy = pushes
         .iter()
         .filter(|(p, marked)| *marked && (2..=5).any(|n| peer(n) == *p))
@@ -360,6 +381,7 @@ fn entry_points_scale_with_the_network_estimate() {
     assert!(pushes.contains(&(peer(6), true)), "the eager link, marked");
     // A copy that did not come from a burst spreads nowhere else.
     let (id2, envelope2) = message(5);
-    let pushes = tree.on_message(at(0), Some(&peer(1)), true, false, id2, &envelope2);
+    let detour = Arrival::relayed(&sender, 288).marked(false);
+    let pushes = tree.on_message(at(0), detour, id2, &envelope2);
     assert_eq!(pushes, vec![(peer(6), true)]);
 }
