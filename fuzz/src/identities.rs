@@ -2,14 +2,17 @@
 //!
 //! ED25519 signatures are deterministic, so an envelope is "signed by its sender" exactly when
 //! the sender's own key, signing the envelope's signed bytes again, yields the same signature.
-//! That oracle does not use the verification code under test.
+//! That oracle does not use the verification code under test. (The modeled suite's signatures
+//! are deterministic digests, so the same oracle holds for the identities of that suite.)
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 
 use ed25519_dalek::VerifyingKey;
 use micelio_core::envelope;
 use micelio_core::identity::{Identity, NodeId};
 use micelio_core::proto::Envelope;
+use micelio_core::suite::Suite;
 
 /// Number of identities harness peers may play ([`peer`]).
 pub const PEERS: usize = 4;
@@ -31,14 +34,40 @@ struct Known {
     all: Vec<Identity>,
 }
 
-fn known() -> &'static Known {
-    static KNOWN: OnceLock<Known> = OnceLock::new();
-    KNOWN.get_or_init(|| {
-        let mut all: Vec<Identity> = vector_seeds().iter().map(Identity::from_seed).collect();
-        all.push(Identity::from_seed(&NODE_SEED));
-        all.extend((0..EXTRAS).map(|i| Identity::from_seed(&[0xE0 + i as u8; 32])));
+impl Known {
+    fn new(make: fn(&[u8; 32]) -> Identity) -> Self {
+        let mut all: Vec<Identity> = vector_seeds().iter().map(make).collect();
+        all.push(make(&NODE_SEED));
+        all.extend((0..EXTRAS).map(|i| make(&[0xE0 + i as u8; 32])));
         Known { all }
-    })
+    }
+}
+
+thread_local! {
+    /// The suite of the identities handed out on this thread ([`use_suite`]).
+    static SUITE: Cell<Suite> = const { Cell::new(Suite::Standard) };
+}
+
+/// Makes every function of this module hand out (and check against) the identities of
+/// `suite` on this thread, from now on: the protocol's cryptography (the default), or the
+/// simulator's modeled stand-ins, with which a `node_inputs` run spends its time on the node
+/// instead of curve arithmetic. Node ids and public keys are the same in both.
+pub fn use_suite(suite: Suite) {
+    SUITE.with(|current| current.set(suite));
+}
+
+/// The suite chosen by [`use_suite`] on this thread.
+pub fn suite() -> Suite {
+    SUITE.with(Cell::get)
+}
+
+fn known() -> &'static Known {
+    static STANDARD: OnceLock<Known> = OnceLock::new();
+    static MODELED: OnceLock<Known> = OnceLock::new();
+    match suite() {
+        Suite::Standard => STANDARD.get_or_init(|| Known::new(Identity::from_seed)),
+        Suite::Modeled => MODELED.get_or_init(|| Known::new(Identity::modeled_from_seed)),
+    }
 }
 
 /// Harness peer `index` (taken modulo [`PEERS`]): the vector identities.

@@ -8,7 +8,6 @@ use micelio_core::node::peers::validate_loaded;
 use micelio_core::node::{Node, NodeConfig, NodeEvent, PeerRecord};
 use micelio_core::proto::{self, ChatMessage, Envelope, PeerExchange, StateWrite, TreeControl};
 use micelio_core::state::{CheckTime, Entry};
-use micelio_core::suite::Suite;
 use micelio_core::time::Instant;
 
 use crate::identities;
@@ -125,7 +124,7 @@ impl Oracle {
             unix_now: 1_700_000_000,
             tombstone_horizon: u64::MAX / 2,
         };
-        let entry = Entry::verify(Suite::Standard, envelope, time).expect("a valid entry");
+        let entry = Entry::verify(identities::suite(), envelope, time).expect("a valid entry");
         assert_eq!(entry.key(), key, "persisted under another key");
     }
 

@@ -8,6 +8,7 @@ use micelio_core::connection::{
 };
 use micelio_core::node::{ConnId, DialId, Input, Node, NodeConfig, Output};
 use micelio_core::proto::{self, Envelope};
+use micelio_core::suite::Suite;
 use micelio_core::time::Instant;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -94,8 +95,14 @@ pub fn config(flags: u8) -> NodeConfig {
 }
 
 impl World {
-    /// A node built from the script's `flags` byte.
+    /// A node built from the script's `flags` byte: bits 0-2 its configuration ([`config`]),
+    /// 3-4 its clock origin, 5 the modeled cryptography (every party), 6-7 its wall clock.
     pub fn new(flags: u8) -> Self {
+        identities::use_suite(if flags & 0x20 != 0 {
+            Suite::Modeled
+        } else {
+            Suite::Standard
+        });
         let config = config(flags);
         let origins = [0, 1_000_000_000_000_000, 1 << 62, 7];
         let now = Instant::from_nanos(origins[usize::from(flags >> 3) % 4]);
