@@ -39,12 +39,14 @@ pub fn no_discovery() -> NodeConfig {
     }
 }
 
-/// `config` with every extension off (dissemination, state map): the node behaves like the
-/// reference.
+/// `config` with every extension off (dissemination, state map) and no inbound reserve: the
+/// node behaves like the reference.
 pub fn reference_mode(config: &NodeConfig) -> NodeConfig {
     let mut config = config.clone();
     config.tree.enabled = false;
     config.state.enabled = false;
+    // The reference dials into every free slot.
+    config.inbound_reserve = 0;
     config
 }
 

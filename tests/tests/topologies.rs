@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use micelio_core::node::NodeConfig;
 use micelio_sim::presets::{no_discovery, quick_discovery, spec};
 use micelio_sim::{HostId, NetworkConfig, NodeSpec, Sim, seed_from_env};
 
@@ -203,4 +204,57 @@ fn a_newcomer_whose_bootstrap_node_is_full_is_referred_elsewhere() {
     assert_eq!(hub_peers, 2, "the hub stays at max_peers");
     let (peers, _, _) = run(Duration::ZERO);
     assert_eq!(peers, 0, "without referrals the newcomer stays alone");
+}
+
+#[test]
+fn a_saturated_mesh_keeps_room_for_newcomers() {
+    // 30 nodes with 4 slots each mesh by discovery; then six newcomers each bootstrap to a
+    // node with no free slot. Without a reserve every node dials into every free slot and the
+    // mesh saturates: a newcomer is referred on, but to nodes that are full too.
+    let run = |inbound_reserve: usize| {
+        let mut sim = Sim::new(seed_from_env(91), NetworkConfig::default());
+        let config = NodeConfig {
+            max_peers: 4,
+            inbound_reserve,
+            ..quick_discovery()
+        };
+        let mut hosts = vec![sim.add_node(spec(vec![], &config))];
+        for i in 1..30 {
+            hosts.push(sim.add_node(spec(vec![hosts[i / 2]], &config)));
+        }
+        sim.run_for(Duration::from_secs(60));
+        let count = |sim: &Sim, h: HostId| sim.hosts[h].node().unwrap().peer_count();
+        let with_room = hosts.iter().filter(|&&h| count(&sim, h) < 4).count();
+        let full: Vec<HostId> = hosts
+            .iter()
+            .copied()
+            .filter(|&h| count(&sim, h) == 4)
+            .collect();
+        assert!(!full.is_empty(), "some node is full");
+        let newcomers: Vec<HostId> = (0..6)
+            .map(|i| sim.add_node(spec(vec![full[i % full.len()]], &config)))
+            .collect();
+        sim.run_for(Duration::from_secs(60));
+        let alone = newcomers.iter().filter(|&&h| count(&sim, h) == 0).count();
+        assert!(
+            hosts.iter().all(|&h| count(&sim, h) <= 4),
+            "max_peers holds"
+        );
+        (with_room, alone)
+    };
+    let (room, alone) = run(NodeConfig::default().inbound_reserve);
+    let (room_without, alone_without) = run(0);
+    println!(
+        "30 nodes of 4 slots: {room} with room and {alone} of 6 newcomers alone with the \
+         reserve, {room_without} and {alone_without} without it"
+    );
+    assert_eq!(
+        alone, 0,
+        "every newcomer found a peer ({room} nodes with room)"
+    );
+    assert!(
+        room >= 10 && room > room_without,
+        "the reserve keeps slots open: {room} nodes with room, {room_without} without it \
+         ({alone_without} newcomers alone)"
+    );
 }

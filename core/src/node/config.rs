@@ -29,6 +29,12 @@ pub struct NodeConfig {
     pub discovery_interval: Duration,
     /// Discovery dials started per tick at most (3).
     pub discovery_dials_per_tick: usize,
+    /// Peer slots discovery leaves to nodes that dial in (1): it stops dialing at
+    /// `max_peers - inbound_reserve` admitted peers (when that is more than it leaves), while
+    /// inbound connections are admitted up to `max_peers`. A mesh whose nodes all dial into
+    /// every free slot saturates, and a newcomer then finds no node with room (at 10,000
+    /// nodes one stayed alone for good); the reference has no reserve (0).
+    pub inbound_reserve: usize,
     /// Upper bound (exclusive) of the random delay before a discovery dial (2 s).
     pub discovery_jitter: Duration,
     /// Largest back-off between bootstrap dials (30 s), starting at 1 s.
@@ -106,6 +112,7 @@ impl Default for NodeConfig {
             exchange_interval: Duration::from_secs(30),
             discovery_interval: Duration::from_secs(10),
             discovery_dials_per_tick: 3,
+            inbound_reserve: 1,
             discovery_jitter: Duration::from_secs(2),
             bootstrap_max_backoff: Duration::from_secs(30),
             fanout: 3,

@@ -1,5 +1,5 @@
 //! The discovery tick (spec §12.5): candidates, back-off, jitter, and no more dials than
-//! free slots.
+//! free slots (less the ones kept for nodes that dial in).
 
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -11,6 +11,19 @@ use crate::identity::NodeId;
 use crate::time::Instant;
 
 impl Node {
+    /// The admitted peers discovery dials towards: `max_peers` less the slots kept for nodes
+    /// that dial in ([`super::NodeConfig::inbound_reserve`]), unless that would leave fewer
+    /// slots to dial than to keep.
+    fn discovery_target(&self) -> usize {
+        let max = self.config.max_peers;
+        let reserve = self.config.inbound_reserve;
+        if max > reserve.saturating_mul(2) {
+            max - reserve
+        } else {
+            max
+        }
+    }
+
     /// One discovery tick (spec §12.5), dialing no more peers than there are free slots.
     pub(super) fn discover(&mut self, now: Instant) {
         // A discovery mark stays set for the whole life of the connection it opened (spec
@@ -24,8 +37,7 @@ impl Node {
         let budget = if self.config.max_peers == 0 {
             self.config.discovery_dials_per_tick
         } else {
-            self.config
-                .max_peers
+            self.discovery_target()
                 .saturating_sub(self.admitted.len() + in_flight)
                 .min(self.config.discovery_dials_per_tick)
         };
