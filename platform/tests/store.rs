@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use micelio_core::identity::NodeId;
@@ -20,6 +21,16 @@ const A5_JSON: &str = r#"{"node_id":"24f6ed6acbfe1009c030d7ca567c33ca48309114982
 
 /// Environment variable telling [`lock_holder_child`] which database to hold.
 const HOLDER_ENV: &str = "MICELIO_STORE_TEST_HOLD_LOCK";
+
+/// Held (for writing) while a test spawns a child process: from its fork to its exec a child
+/// holds a copy of every descriptor of this process, flock(2) locks included, so a store
+/// another test just closed would stay locked for that moment.
+static SPAWNING: RwLock<()> = RwLock::new(());
+
+/// Keeps child processes from being spawned while the caller closes and reopens stores.
+fn no_spawn() -> RwLockReadGuard<'static, ()> {
+    SPAWNING.read().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A unique directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
@@ -83,6 +94,7 @@ fn raw_conn(path: &Path) -> rusqlite::Connection {
 
 #[test]
 fn a_saved_record_is_found_again() {
+    let _no_spawn = no_spawn();
     // TESTS.md §11 "A saved record is found again" (TestSaveAndLoadKnownPeers).
     let dir = TempDir::new("roundtrip");
     let mut with_key = a5_record();
@@ -108,6 +120,7 @@ fn a_saved_record_is_found_again() {
 
 #[test]
 fn upsert_overwrites_and_forget_deletes() {
+    let _no_spawn = no_spawn();
     let dir = TempDir::new("upsert");
     let mut store = Store::open(&dir.db()).unwrap();
     let first = record(1, "10.0.0.1:4000", 100);
@@ -141,6 +154,7 @@ fn upsert_overwrites_and_forget_deletes() {
 
 #[test]
 fn invalid_rows_are_skipped_with_reasons() {
+    let _no_spawn = no_spawn();
     let dir = TempDir::new("skip");
     let good = record(1, "10.0.0.1:4000", 1);
     let keyless = {
@@ -222,6 +236,7 @@ fn invalid_rows_are_skipped_with_reasons() {
 
 #[test]
 fn appendix_a5_json_exact_bytes() {
+    let _no_spawn = no_spawn();
     assert_eq!(record_to_json(&a5_record()), A5_JSON);
     assert_eq!(record_from_json(A5_JSON).unwrap(), a5_record());
 
@@ -251,6 +266,7 @@ fn appendix_a5_json_exact_bytes() {
 
 #[test]
 fn second_open_fails_fast_with_locked() {
+    let _no_spawn = no_spawn();
     let dir = TempDir::new("locked");
     let first = Store::open(&dir.db()).unwrap();
     let started = Instant::now();
@@ -273,6 +289,7 @@ fn second_open_fails_fast_with_locked() {
 
 #[test]
 fn lock_is_released_on_drop_and_close() {
+    let _no_spawn = no_spawn();
     let dir = TempDir::new("release");
     let store = Store::open(&dir.db()).unwrap();
     drop(store);
@@ -308,6 +325,7 @@ fn lock_holder_child() {
 #[test]
 fn lock_is_released_when_the_holder_is_killed() {
     let dir = TempDir::new("kill");
+    let spawning = SPAWNING.write().unwrap_or_else(PoisonError::into_inner);
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "lock_holder_child",
@@ -320,6 +338,7 @@ fn lock_is_released_when_the_holder_is_killed() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    drop(spawning);
     let stdout = child.stdout.take().unwrap();
     let held = BufReader::new(stdout)
         .lines()
@@ -351,6 +370,7 @@ fn lock_is_released_when_the_holder_is_killed() {
 
 #[test]
 fn integrity_check_and_wal() {
+    let _no_spawn = no_spawn();
     let dir = TempDir::new("integrity");
     let mut store = Store::open(&dir.db()).unwrap();
     store.save_peers(&[record(1, "10.0.0.1:1", 1)]).unwrap();
@@ -369,6 +389,7 @@ fn integrity_check_and_wal() {
 
 #[test]
 fn schema_is_created_at_the_current_version() {
+    let _no_spawn = no_spawn();
     let dir = TempDir::new("schema");
     let store = Store::open(&dir.db()).unwrap();
     assert_eq!(SCHEMA_VERSION, 2);
@@ -405,6 +426,7 @@ fn schema_is_created_at_the_current_version() {
 
 #[test]
 fn version_zero_database_is_migrated() {
+    let _no_spawn = no_spawn();
     let dir = TempDir::new("migrate");
     // An existing SQLite file at version 0 with unrelated content.
     let conn = raw_conn(&dir.db());
@@ -423,6 +445,7 @@ fn version_zero_database_is_migrated() {
 
 #[test]
 fn newer_database_is_refused() {
+    let _no_spawn = no_spawn();
     for version in [SCHEMA_VERSION + 1, 99] {
         let dir = TempDir::new("toonew");
         raw_conn(&dir.db())
@@ -459,6 +482,7 @@ fn newer_database_is_refused() {
 
 #[test]
 fn not_a_database_is_an_error_not_a_panic() {
+    let _no_spawn = no_spawn();
     let dir = TempDir::new("garbage");
     std::fs::write(dir.db(), vec![0x5a; 8192]).unwrap();
     assert!(matches!(Store::open(&dir.db()), Err(StoreError::Sqlite(_))));
@@ -469,6 +493,7 @@ fn not_a_database_is_an_error_not_a_panic() {
 
 #[test]
 fn missing_directory_is_an_io_error() {
+    let _no_spawn = no_spawn();
     let dir = TempDir::new("missing");
     let path = dir.0.join("no-such-dir").join("data.db");
     assert!(matches!(Store::open(&path), Err(StoreError::Io { .. })));
@@ -477,6 +502,7 @@ fn missing_directory_is_an_io_error() {
 #[cfg(unix)]
 #[test]
 fn files_are_created_with_mode_0600() {
+    let _no_spawn = no_spawn();
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("mode");
     let mut store = Store::open(&dir.db()).unwrap();
@@ -492,6 +518,7 @@ fn files_are_created_with_mode_0600() {
 
 #[test]
 fn state_entries_and_clock_survive_a_reopen() {
+    let _no_spawn = no_spawn();
     let dir = TempDir::new("state");
     let mut store = Store::open(&dir.db()).unwrap();
     assert_eq!(
