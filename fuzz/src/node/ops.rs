@@ -2,9 +2,10 @@
 //!
 //! Layout: `flags: u8` (bit 0 listening with an advertised address, bit 1 bootstrap
 //! addresses, bit 2 unlimited peers, bits 3-4 the clock origin, bit 5 the modeled
-//! cryptography for every party, bits 6-7 the wall-clock origin), then operations until the input ends, each a tag byte (modulo [`OPS`]) followed by
-//! its fields. Connection selectors index the live connections in id order, modulo their
-//! number (255 names a connection the node does not know).
+//! cryptography for every party, bits 6-7 the wall-clock origin), then operations until the
+//! input ends, each a tag byte (modulo [`OPS`]) followed by its fields. Connection selectors
+//! index the live connections in id order, modulo their number (255 names a connection the
+//! node does not know).
 
 use crate::cursor::{Cursor, Script};
 
