@@ -17,13 +17,13 @@ use rand_core::{RngCore, SeedableRng};
 /// Chat text length of the bandwidth comparisons (issue: 100 bytes and above).
 const CHAT_LEN: usize = 100;
 
-/// Sends `messages` chat lines of [`CHAT_LEN`] bytes from random hosts, 200 ms apart, then
+/// Sends `messages` chat lines of `chat_len` bytes from random hosts, 200 ms apart, then
 /// lets them settle for 10 s.
-fn traffic(sim: &mut Sim, hosts: &[HostId], seed: u64, messages: usize) {
+fn traffic(sim: &mut Sim, hosts: &[HostId], seed: u64, messages: usize, chat_len: usize) {
     let mut choice = ChaCha20Rng::seed_from_u64(seed ^ 0xc4a7);
     for _ in 0..messages {
         let origin = hosts[(choice.next_u64() % hosts.len() as u64) as usize];
-        sim.chat_sized(origin, CHAT_LEN);
+        sim.chat_sized(origin, chat_len);
         sim.run_for(Duration::from_millis(200));
     }
     sim.run_for(Duration::from_secs(10));
@@ -31,9 +31,24 @@ fn traffic(sim: &mut Sim, hosts: &[HostId], seed: u64, messages: usize) {
 
 /// Runs the same seed with every node configured by `config`; returns the report.
 fn run(seed: u64, n: usize, config: &NodeConfig) -> (Report, Sim, Vec<HostId>) {
+    run_sized(seed, n, config, CHAT_LEN)
+}
+
+/// [`run`] with chat lines of `chat_len` bytes.
+fn run_sized(
+    seed: u64,
+    n: usize,
+    config: &NodeConfig,
+    chat_len: usize,
+) -> (Report, Sim, Vec<HostId>) {
     let (mut sim, hosts) = network(seed, n, Duration::from_secs(40), |_| config.clone());
-    traffic(&mut sim, &hosts, seed, 40);
+    traffic(&mut sim, &hosts, seed, 40, chat_len);
     (sim.report(&hosts), sim, hosts)
+}
+
+/// Dissemination bytes sent per node: payload copies plus the tree's control traffic.
+fn dissemination_bytes(report: &Report) -> f64 {
+    report.gossip_bytes_per_node + report.control_bytes_per_node
 }
 
 #[test]
@@ -48,7 +63,7 @@ fn every_node_gets_every_message_with_fewer_copies_and_bytes() {
         assert_eq!(sim.metrics.duplicate_deliveries, 0);
         assert!(tree.copies_per_node <= 1.5, "seed {seed}: {tree}");
         assert!(push.copies_per_node >= 2.0, "push-only copies: {push}");
-        let tree_bytes = tree.gossip_bytes_per_node + tree.control_bytes_per_node;
+        let tree_bytes = dissemination_bytes(&tree);
         assert!(
             tree_bytes < push.gossip_bytes_per_node,
             "seed {seed}: {tree_bytes:.0} B/node against {:.0}",
@@ -58,13 +73,39 @@ fn every_node_gets_every_message_with_fewer_copies_and_bytes() {
             push.control_bytes_per_node, 0.0,
             "reference mode sends no control"
         );
-        // The tree's paths are longer than the flood's: the figure is tracked, the issue's
-        // 1.5x bound is not met yet (README).
+        // The issue's 1.5x bound is set at 1,000 and 10,000 nodes (`large_network`); here the
+        // ratio is tracked, and only a gross regression fails.
         println!(
             "  p99 ratio {:.2}",
             tree.latency_p99.as_secs_f64() / push.latency_p99.as_secs_f64()
         );
         assert!(tree.latency_p99 <= push.latency_p99 * 4, "seed {seed}");
+    }
+}
+
+/// The tree's control traffic does not grow with the payload while its copies stay near one
+/// against push only's three, so its share of push only's bytes falls as chat grows: the
+/// bandwidth bound holds for chat of 100 bytes and above, not only at 100.
+#[test]
+fn larger_chat_widens_the_bandwidth_gap() {
+    let seed = seed_from_env(810);
+    let config = brisk_discovery();
+    let mut previous_share = f64::INFINITY;
+    for chat_len in [CHAT_LEN, 1_000, 4_000] {
+        let (tree, _, _) = run_sized(seed, 150, &config, chat_len);
+        let (push, _, _) = run_sized(seed, 150, &reference_mode(&config), chat_len);
+        let share = dissemination_bytes(&tree) / dissemination_bytes(&push);
+        println!("seed {seed}, {chat_len}-byte chat: tree bytes {share:.2} of push only's");
+        assert_eq!(
+            tree.complete_messages, 1.0,
+            "seed {seed}, {chat_len} B: {tree}"
+        );
+        assert!(share < 1.0, "seed {seed}, {chat_len} B: {share:.2}");
+        assert!(
+            share < previous_share,
+            "seed {seed}, {chat_len} B: {share:.2} against {previous_share:.2} for shorter chat"
+        );
+        previous_share = share;
     }
 }
 
@@ -82,7 +123,7 @@ fn a_mixed_network_keeps_extension_messages_away_from_reference_nodes() {
             config.clone()
         }
     });
-    traffic(&mut sim, &hosts, seed, 40);
+    traffic(&mut sim, &hosts, seed, 40, CHAT_LEN);
     let (ours, theirs): (Vec<HostId>, Vec<HostId>) = hosts
         .iter()
         .enumerate()
@@ -104,7 +145,7 @@ fn a_mixed_network_keeps_extension_messages_away_from_reference_nodes() {
     // The same shape with every node in reference mode.
     let (mut all_ref, hosts_ref) =
         network(seed, 150, Duration::from_secs(40), |_| reference.clone());
-    traffic(&mut all_ref, &hosts_ref, seed, 40);
+    traffic(&mut all_ref, &hosts_ref, seed, 40, CHAT_LEN);
     let reference_all = all_ref.report(&hosts_ref);
     println!(
         "mixed: {mixed_all}\n  extension nodes: {mixed_ours}\n  reference nodes: {mixed_theirs}\n\
@@ -200,7 +241,7 @@ fn small_known_peer_tables_still_estimate_the_network_size() {
         "{close} of {} within [n/2, 2n]",
         estimates.len()
     );
-    traffic(&mut sim, &hosts, seed, 20);
+    traffic(&mut sim, &hosts, seed, 20, CHAT_LEN);
     let report = sim.report(&hosts);
     assert_eq!(report.complete_messages, 1.0, "{report}");
 }
