@@ -224,12 +224,9 @@ fn a_saturated_mesh_keeps_room_for_newcomers() {
         }
         sim.run_for(Duration::from_secs(60));
         let count = |sim: &Sim, h: HostId| sim.hosts[h].node().unwrap().peer_count();
-        let with_room = hosts.iter().filter(|&&h| count(&sim, h) < 4).count();
-        let full: Vec<HostId> = hosts
-            .iter()
-            .copied()
-            .filter(|&h| count(&sim, h) == 4)
-            .collect();
+        let (full, with_room): (Vec<HostId>, Vec<HostId>) =
+            hosts.iter().partition(|&&h| count(&sim, h) == 4);
+        let with_room = with_room.len();
         assert!(!full.is_empty(), "some node is full");
         let newcomers: Vec<HostId> = (0..6)
             .map(|i| sim.add_node(spec(vec![full[i % full.len()]], &config)))
